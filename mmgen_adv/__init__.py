@@ -1,0 +1,15 @@
+"""mmgen_adv: adversarial training of GAN discriminators for MMGeneration.
+
+Importing the package makes mmgen 0.7.3 work on the pinned PyTorch (see
+:mod:`mmgen_adv.compat`) and registers everything it provides into mmgen's
+and mmcv's registries, so a config only needs
+``custom_imports = dict(imports=['mmgen_adv'], allow_failed_imports=False)``.
+"""
+from . import compat
+
+compat.apply()
+
+from . import datasets, hooks  # noqa: E402,F401  (registers them)
+from .version import __version__  # noqa: E402
+
+__all__ = ['__version__', 'compat']

@@ -1,0 +1,283 @@
+"""Fixes that make MMGeneration 0.7.3 (with mmcv-full 1.7.2) run on PyTorch 2.13.
+
+Everything here is applied once by :func:`apply` when ``mmgen_adv`` is
+imported; calling it again changes nothing. Each fix keeps the object it
+replaces in :data:`ORIGINALS`, so tests can show the fix is still needed.
+
+The fixes, in the order they are applied:
+
+* ``missing_ada``: the 0.7.3 sdist ships without the package
+  ``mmgen/models/architectures/stylegan/ada`` (it has no ``__init__.py`` in
+  the toolbox's git tree, so packaging skipped it) and ``import mmgen.models``
+  fails. A stand-in package is registered; StyleGAN2 works, and asking for
+  ADA raises a clear error.
+* ``get_stream``: mmcv's scatter calls ``torch.nn.parallel._functions.
+  _get_stream`` with an int, which PyTorch >= 2.1 reads as a ``torch.device``.
+* ``replicated_tensor_module``: mmcv's DDP forward reads
+  ``_use_replicated_tensor_module``, which PyTorch DDP no longer defines.
+* ``safe_checkpoints``: PyTorch >= 2.6 loads checkpoints with
+  ``weights_only=True``. That stays on; the few non-tensor types that mmcv
+  and mmgen checkpoints contain (numpy scalars in hook messages) are
+  allowlisted.
+* ``dynamic_ddp_without_ddp``: ``DynamicIterBasedRunner(is_dynamic_ddp=True)``
+  (the toolbox's default runtime) reads ``model.reducer`` even when the model
+  is not distributed; the flag now only takes effect on a model with a reducer.
+* ``resume_on_cpu``: ``runner.resume`` maps the checkpoint onto
+  ``torch.cuda.current_device()`` by default; without CUDA it now loads to
+  the CPU.
+* ``adam_betas``: the toolbox's StyleGAN2 configs give Adam
+  ``betas=(0, 0.99**r)``; PyTorch refuses a mixed int/float pair.
+
+Two more are applied on demand, because they depend on how a run starts:
+
+* :func:`enable_cpu_process_group` makes the toolbox's distributed code
+  (``model.cuda()``, ``device_ids=[torch.cuda.current_device()]``) work on a
+  gloo process group on hosts without CUDA.
+* :func:`strip_scope_keys` removes the ``_scope_`` keys mmengine's ``Config``
+  adds when it resolves ``mmgen::`` bases; mmcv registries reject them.
+"""
+import importlib.util
+import os.path as osp
+import sys
+import types
+
+import torch
+
+ORIGINALS = {}
+_APPLIED = set()
+
+ADA_PACKAGE = 'mmgen.models.architectures.stylegan.ada'
+
+
+class ADANotAvailableError(ImportError):
+    """ADA (adaptive discriminator augmentation) is not in mmgen 0.7.3's
+    released package."""
+
+
+def _once(name):
+
+    def decorator(fn):
+
+        def wrapper():
+            if name not in _APPLIED:
+                fn()
+                _APPLIED.add(name)
+
+        wrapper.__name__ = fn.__name__
+        wrapper.__doc__ = fn.__doc__
+        return wrapper
+
+    return decorator
+
+
+def _mmgen_dir():
+    spec = importlib.util.find_spec('mmgen')
+    return list(spec.submodule_search_locations)[0]
+
+
+@_once('missing_ada')
+def fix_missing_ada():
+    """Register a stand-in for the ADA package the sdist does not ship.
+
+    Only done when the real files are absent (an editable install of the
+    toolbox's git tree has them).
+    """
+    real = osp.join(_mmgen_dir(), 'models', 'architectures', 'stylegan',
+                    'ada', 'augment.py')
+    if osp.exists(real) or ADA_PACKAGE in sys.modules:
+        return
+
+    class AugmentPipe:
+        """Stand-in: ADA's augmentation pipeline is not released in 0.7.3."""
+
+        def __init__(self, *args, **kwargs):
+            raise ADANotAvailableError(
+                'ADA (ADAStyleGAN2Discriminator with data_aug / ADAAug) is '
+                'not part of the released mmgen 0.7.3 package: its '
+                'stylegan/ada files are missing from the sdist. Use '
+                'StyleGAN2Discriminator, or install mmgen from its git tag '
+                'v0.7.3 to use ADA.')
+
+    def constant(value, shape=None, dtype=None, device=None,
+                 memory_format=None):
+        """A tensor filled from ``value`` (the helper ADA imports)."""
+        tensor = torch.as_tensor(
+            value, dtype=dtype or torch.get_default_dtype(), device=device)
+        if shape is not None:
+            tensor = tensor.expand(tuple(shape))
+        return tensor.contiguous(
+            memory_format=memory_format or torch.contiguous_format)
+
+    package = types.ModuleType(ADA_PACKAGE)
+    package.__path__ = []
+    augment = types.ModuleType(ADA_PACKAGE + '.augment')
+    augment.AugmentPipe = AugmentPipe
+    misc = types.ModuleType(ADA_PACKAGE + '.misc')
+    misc.constant = constant
+    package.augment, package.misc = augment, misc
+    sys.modules.update({
+        ADA_PACKAGE: package,
+        augment.__name__: augment,
+        misc.__name__: misc
+    })
+
+
+@_once('get_stream')
+def fix_get_stream():
+    """mmcv passes an int device index to ``_get_stream``."""
+    import mmcv.parallel._functions as functions
+    original = functions._get_stream
+    ORIGINALS['_get_stream'] = original
+
+    def _get_stream(device):
+        if isinstance(device, int):
+            device = torch.device('cuda', device)
+        return original(device)
+
+    functions._get_stream = _get_stream
+
+
+@_once('replicated_tensor_module')
+def fix_replicated_tensor_module():
+    """mmcv's ``_run_ddp_forward`` reads an attribute DDP no longer has."""
+    from mmcv.parallel import MMDistributedDataParallel
+    if not hasattr(MMDistributedDataParallel, '_use_replicated_tensor_module'):
+        MMDistributedDataParallel._use_replicated_tensor_module = False
+
+
+def checkpoint_safe_globals():
+    """Non-tensor types found in mmcv/mmgen checkpoints besides builtins."""
+    import numpy as np
+    multiarray = np._core.multiarray if hasattr(np, '_core') else \
+        np.core.multiarray
+    safe = [multiarray.scalar, multiarray._reconstruct, np.ndarray, np.dtype]
+    # numpy pickles a dtype by its class (e.g. numpy.dtypes.Float64DType)
+    safe += [type(np.dtype(t)) for t in np.sctypeDict.values()]
+    return safe
+
+
+@_once('safe_checkpoints')
+def fix_safe_checkpoints():
+    """Keep ``weights_only=True`` loading; allowlist what checkpoints hold."""
+    torch.serialization.add_safe_globals(checkpoint_safe_globals())
+
+
+@_once('dynamic_ddp_without_ddp')
+def fix_dynamic_ddp_without_ddp():
+    """``is_dynamic_ddp=True`` on a non-distributed model crashes the runner."""
+    from mmgen.core.runners.dynamic_iterbased_runner import \
+        DynamicIterBasedRunner
+    original = DynamicIterBasedRunner.__init__
+    ORIGINALS['DynamicIterBasedRunner.__init__'] = original
+
+    def __init__(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        # only a DistributedDataParallel model has a reducer to pass on
+        if self.is_dynamic_ddp and not hasattr(self.model, 'reducer'):
+            self.is_dynamic_ddp = False
+
+    DynamicIterBasedRunner.__init__ = __init__
+
+
+@_once('resume_on_cpu')
+def fix_resume_on_cpu():
+    """``runner.resume`` maps checkpoints to ``torch.cuda.current_device()``
+    by default, which raises on a host without CUDA."""
+    from mmgen.core.runners.dynamic_iterbased_runner import \
+        DynamicIterBasedRunner
+    original = DynamicIterBasedRunner.resume
+    ORIGINALS['DynamicIterBasedRunner.resume'] = original
+
+    def resume(self, checkpoint, *args, map_location='default', **kwargs):
+        if map_location == 'default' and not torch.cuda.is_available():
+            map_location = 'cpu'
+        return original(
+            self, checkpoint, *args, map_location=map_location, **kwargs)
+
+    DynamicIterBasedRunner.resume = resume
+
+
+@_once('adam_betas')
+def fix_adam_betas():
+    """Give optimizers float betas: ``(0, 0.99**r)`` is refused by torch."""
+    import mmgen.core.optimizer.builder as builder
+    original = builder.build_optimizer
+    ORIGINALS['build_optimizer'] = original
+
+    def build_optimizer(model, cfg):
+        betas = cfg.get('betas') if hasattr(cfg, 'get') else None
+        if isinstance(betas, (tuple, list)):
+            cfg = cfg.copy()
+            cfg['betas'] = tuple(float(b) for b in betas)
+        return original(model, cfg)
+
+    builder.build_optimizer = build_optimizer
+
+
+def _identity_cuda(module, device=None):
+    return module
+
+
+def enable_cpu_process_group():
+    """Let the toolbox's distributed code run on CPU ranks (gloo).
+
+    ``mmgen.apis.train_model`` and mmgen's ``DistributedDataParallelWrapper``
+    assume every distributed run is on CUDA: they call ``module.cuda()`` and
+    pass ``device_ids=[torch.cuda.current_device()]``, and the distributed
+    sampler broadcasts its seed from a CUDA tensor. On a host without CUDA
+    those calls can only fail, so here they become the CPU equivalents:
+    ``.cuda()`` leaves a module where it is, the current device is mmcv's CPU
+    index ``-1``, DDP gets no device ids and the seed travels on the CPU.
+    """
+    if torch.cuda.is_available() or 'cpu_process_group' in _APPLIED:
+        return
+    from mmcv.parallel import MMDistributedDataParallel
+    ORIGINALS['Module.cuda'] = torch.nn.Module.cuda
+    ORIGINALS['cuda.current_device'] = torch.cuda.current_device
+    ORIGINALS['MMDistributedDataParallel.__init__'] = \
+        MMDistributedDataParallel.__init__
+    original_ddp_init = MMDistributedDataParallel.__init__
+
+    def ddp_init(self, module, device_ids=None, output_device=None, **kw):
+        if device_ids is not None and list(device_ids) == [-1]:
+            device_ids = output_device = None
+        original_ddp_init(
+            self,
+            module,
+            device_ids=device_ids,
+            output_device=output_device,
+            **kw)
+
+    import mmgen.datasets.samplers.distributed_sampler as sampler
+    seed_sync = sampler.sync_random_seed
+    ORIGINALS['sync_random_seed'] = seed_sync
+
+    torch.nn.Module.cuda = _identity_cuda
+    torch.cuda.current_device = lambda: -1
+    MMDistributedDataParallel.__init__ = ddp_init
+    # the sampler broadcasts its seed from a CUDA tensor
+    sampler.sync_random_seed = lambda seed=None: seed_sync(seed, device='cpu')
+    _APPLIED.add('cpu_process_group')
+
+
+def strip_scope_keys(cfg):
+    """Remove mmengine's ``_scope_`` keys from a nested dict/list in place."""
+    if isinstance(cfg, dict):
+        cfg.pop('_scope_', None)
+        for value in cfg.values():
+            strip_scope_keys(value)
+    elif isinstance(cfg, (list, tuple)):
+        for value in cfg:
+            strip_scope_keys(value)
+    return cfg
+
+
+def apply():
+    """Apply every import-time fix (idempotent)."""
+    fix_missing_ada()
+    fix_get_stream()
+    fix_replicated_tensor_module()
+    fix_safe_checkpoints()
+    fix_dynamic_ddp_without_ddp()
+    fix_resume_on_cpu()
+    fix_adam_betas()

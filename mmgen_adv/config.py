@@ -1,0 +1,109 @@
+"""Loading configs that inherit the toolbox's own (``_base_ = 'mmgen::...'``).
+
+mmcv 1.x has no ``package::path`` syntax; mmengine's ``Config`` resolves it
+into the installed toolbox's shipped configs (``mmgen/.mim/configs``). The
+result is handed to mmgen as a plain, flat :class:`mmcv.Config`, which is
+also what gets written to the work dir.
+"""
+import difflib
+import os
+import os.path as osp
+
+import mmcv
+
+from .compat import strip_scope_keys
+from .errors import UserInputError
+
+
+def toolbox_config_dir():
+    import mmgen
+    return osp.join(osp.dirname(mmgen.__file__), '.mim', 'configs')
+
+
+def _missing_base_hint(missing):
+    root = toolbox_config_dir()
+    rel = osp.relpath(missing, root)
+    if rel.startswith('..'):
+        return ''
+    shipped = []
+    for dirpath, _, files in os.walk(root):
+        shipped += [
+            osp.relpath(osp.join(dirpath, f), root) for f in files
+            if f.endswith('.py')
+        ]
+    close = difflib.get_close_matches(rel, shipped, n=3, cutoff=0.6)
+    hint = f" (no 'mmgen::{rel}' among the toolbox's configs in {root}"
+    if close:
+        hint += '; did you mean ' + ', '.join(f"'mmgen::{c}'" for c in close)
+    return hint + ')'
+
+
+def load_config(path, cfg_options=None):
+    """Load ``path`` (and its ``mmgen::`` bases) as a flat mmcv Config.
+
+    Raises:
+        UserInputError: the file or one of its bases does not exist, or it
+            does not parse.
+    """
+    from mmengine import Config as EngineConfig
+    if not osp.isfile(path):
+        raise UserInputError(f"config file '{path}' does not exist")
+    try:
+        engine_cfg = EngineConfig.fromfile(path, import_custom_modules=False)
+    except FileNotFoundError as err:
+        missing = err.filename or str(err).split('"')[1 if '"' in str(
+            err) else 0]
+        raise UserInputError(
+            f"config '{path}': base config '{missing}' does not exist"
+            f'{_missing_base_hint(missing)}') from None
+    except SyntaxError as err:
+        raise UserInputError(f"config '{err.filename or path}' line "
+                             f'{err.lineno}: {err.msg}') from None
+    except AssertionError as err:  # mmengine: unknown 'package::' scope
+        raise UserInputError(f"config '{path}': {err}") from None
+    cfg_dict = strip_scope_keys(engine_cfg.to_dict())
+    cfg = mmcv.Config(cfg_dict, filename=path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if cfg.get('custom_imports'):
+        from mmcv.utils import import_modules_from_strings
+        import_modules_from_strings(**cfg.custom_imports)
+    return cfg
+
+
+def dump_flat_config(cfg, work_dir, name):
+    """Write ``cfg`` resolved into one file plain ``mmcv.Config`` can load."""
+    out = osp.join(work_dir, osp.splitext(osp.basename(name))[0] + '.py')
+    mmcv.mkdir_or_exist(work_dir)
+    with open(out, 'w') as f:
+        f.write(cfg.pretty_text)
+    return out
+
+
+# Keys of dataset configs that name files or folders on disk.
+_PATH_KEYS = ('imgs_root', 'data_prefix', 'data_root', 'ann_file')
+
+
+def check_dataset_paths(data_cfg, where):
+    """Refuse a dataset config whose files or folders do not exist.
+
+    Checked before anything is built, so a typo is one clear line rather
+    than a traceback from a loader (or, for ``mmcls.CIFAR10``, an attempt to
+    download into the missing folder).
+    """
+    if data_cfg is None:
+        return
+    if isinstance(data_cfg, (list, tuple)):
+        for i, sub in enumerate(data_cfg):
+            check_dataset_paths(sub, f'{where}[{i}]')
+        return
+    for key in _PATH_KEYS:
+        value = data_cfg.get(key)
+        if isinstance(value, str) and value and not osp.exists(value):
+            raise UserInputError(
+                f"{where}.{key}: '{value}' does not exist (dataset "
+                f"{data_cfg.get('type')}); prepare the data there or set "
+                f'--cfg-options {where}.{key}=PATH')
+    for key in ('dataset', 'datasets'):
+        if key in data_cfg:
+            check_dataset_paths(data_cfg[key], f'{where}.{key}')

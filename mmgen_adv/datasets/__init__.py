@@ -1,0 +1,3 @@
+from .digits import DigitsDataset  # noqa: F401
+
+__all__ = ["DigitsDataset"]

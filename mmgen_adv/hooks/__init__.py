@@ -1,0 +1,3 @@
+from .iteration_seed import IterationSeedHook
+
+__all__ = ['IterationSeedHook']

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs the pinned mmgen_adv stack into a virtual environment (default ./.venv).
+#   ./setup.sh [VENV_DIR]        or   MMGEN_ADV_VENV=/path ./setup.sh
+# Idempotent: a second run with the same pins only re-checks the editable install.
+# On a machine with an NVIDIA GPU (nvidia-smi answers), mmcv-full is built with CUDA ops.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+venv="${1:-${MMGEN_ADV_VENV:-$here/.venv}}"
+python="${PYTHON:-python3}"
+
+# The exact stack (see README "Installation"). `===` pins the registry build of
+# torch: a plain `==` may pick a local `+cpu` build that torchvision cannot load against.
+torch_pins=("torch===2.13.0" "torchvision==0.28.0")
+build_pins=("setuptools==79.0.1" "wheel" "ninja")
+mmcv_pin="mmcv-full==1.7.2"
+stack_pins=("mmgen==0.7.3" "mmcls==0.25.0" "mmengine==0.10.7" "scipy<1.18"
+            "numpy" "opencv-python-headless" "click" "requests" "tqdm"
+            "prettytable" "scikit-image" "scikit-learn" "matplotlib"
+            "tensorboard" "pytest")
+
+if nvidia-smi >/dev/null 2>&1; then with_cuda=1; else with_cuda=0; fi
+stamp_text="$(printf '%s\n' "${torch_pins[@]}" "${build_pins[@]}" "$mmcv_pin" \
+    "${stack_pins[@]}" "cuda=$with_cuda" | sha256sum | cut -d' ' -f1)"
+stamp="$venv/.mmgen_adv_stack"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+if [ ! -x "$venv/bin/python" ]; then
+    "$python" -c 'import sys; assert sys.version_info[:2] == (3, 11), \
+        f"mmgen_adv needs Python 3.11, found {sys.version.split()[0]}"'
+    log "creating virtual environment at $venv"
+    "$python" -m venv "$venv"
+fi
+pip=("$venv/bin/python" -m pip install --disable-pip-version-check)
+
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_text" ]; then
+    log "pinned stack already installed in $venv"
+else
+    t0=$SECONDS
+    log "1/4 torch and torchvision"
+    "${pip[@]}" -q "${torch_pins[@]}"
+    log "2/4 build tools"
+    "${pip[@]}" -q "${build_pins[@]}"
+    log "3/4 $mmcv_pin with compiled ops (about 10 minutes on 2 cores the first time; pip caches the wheel)"
+    export MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}"
+    if [ "$with_cuda" = 1 ]; then export FORCE_CUDA=1; log "   GPU found: building CUDA ops"; fi
+    "${pip[@]}" -q --no-build-isolation "$mmcv_pin"
+    log "4/4 mmgen and its runtime dependencies"
+    "${pip[@]}" -q --no-build-isolation "${stack_pins[@]}"
+    echo "$stamp_text" > "$stamp"
+    log "stack installed in $((SECONDS - t0)) s"
+fi
+
+"${pip[@]}" -q --no-deps --no-build-isolation -e "$here"
+"$venv/bin/python" -c 'import mmgen_adv, mmgen.models; print("[setup] mmgen_adv", mmgen_adv.__version__, "ready with mmgen", __import__("mmgen").__version__)'
