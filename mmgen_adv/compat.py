@@ -228,6 +228,8 @@ def enable_cpu_process_group():
     those calls can only fail, so here they become the CPU equivalents:
     ``.cuda()`` leaves a module where it is, the current device is mmcv's CPU
     index ``-1``, DDP gets no device ids and the seed travels on the CPU.
+    PyTorch's SyncBatchNorm only runs on CUDA, so the BatchNorm layers mmgen
+    converts (SNGAN/BigGAN generators) stay per-rank BatchNorm.
     """
     if torch.cuda.is_available() or 'cpu_process_group' in _APPLIED:
         return
@@ -252,8 +254,18 @@ def enable_cpu_process_group():
     seed_sync = sampler.sync_random_seed
     ORIGINALS['sync_random_seed'] = seed_sync
 
+    ORIGINALS['convert_sync_batchnorm'] = \
+        torch.nn.SyncBatchNorm.convert_sync_batchnorm
+
     torch.nn.Module.cuda = _identity_cuda
     torch.cuda.current_device = lambda: -1
+    # SyncBatchNorm is CUDA-only; mmgen converts BN when a group exists
+    torch.nn.SyncBatchNorm.convert_sync_batchnorm = classmethod(
+        lambda cls, module, process_group=None: module)
+    from mmcv.cnn import NORM_LAYERS
+    ORIGINALS['NORM_LAYERS.SyncBN'] = NORM_LAYERS.get('SyncBN')
+    NORM_LAYERS.register_module('SyncBN', module=torch.nn.BatchNorm2d,
+                                force=True)
     MMDistributedDataParallel.__init__ = ddp_init
     # the sampler broadcasts its seed from a CUDA tensor
     sampler.sync_random_seed = lambda seed=None: seed_sync(seed, device='cpu')

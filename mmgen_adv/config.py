@@ -41,11 +41,19 @@ def _missing_base_hint(missing):
 def load_config(path, cfg_options=None):
     """Load ``path`` (and its ``mmgen::`` bases) as a flat mmcv Config.
 
+    ``path`` may itself be ``mmgen::PATH``: a config shipped with the toolbox.
+
     Raises:
         UserInputError: the file or one of its bases does not exist, or it
             does not parse.
     """
     from mmengine import Config as EngineConfig
+    if path.startswith('mmgen::'):
+        shipped = osp.join(toolbox_config_dir(), path[len('mmgen::'):])
+        if not osp.isfile(shipped):
+            raise UserInputError(f"config '{path}' does not exist"
+                                 f'{_missing_base_hint(shipped)}')
+        path = shipped
     if not osp.isfile(path):
         raise UserInputError(f"config file '{path}' does not exist")
     try:

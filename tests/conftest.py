@@ -45,7 +45,8 @@ def tool_env(threads=1):
         OMP_NUM_THREADS=str(threads),
         MKL_NUM_THREADS=str(threads),
         PYTHONWARNINGS='ignore',
-        PYTHONPATH=os.pathsep.join([str(ROOT), env.get('PYTHONPATH', '')]))
+        PYTHONPATH=os.pathsep.join(
+            [str(ROOT), str(ROOT / 'tests'), env.get('PYTHONPATH', '')]))
     return env
 
 

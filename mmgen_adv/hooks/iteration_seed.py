@@ -54,6 +54,12 @@ class IterationSeedHook(Hook):
         seed_everything(iteration_seed(self.seed, iteration, rank))
 
     def _position_loader(self, runner):
+        """Rebuild the loader's state as the uninterrupted run had it.
+
+        That run, at the first iteration of each epoch, reseeded, built the
+        epoch's iterator and drew its first batch, then reseeded and drew
+        once per iteration. The same calls are replayed up to this one.
+        """
         loader = runner.data_loader  # mmgen's IterLoader
         batches = len(loader._dataloader)
         epoch, offset = divmod(runner.iter, batches)
@@ -64,12 +70,12 @@ class IterationSeedHook(Hook):
         self._reseed(start)
         loader.iter_loader = iter(loader._dataloader)
         for iteration in range(start, runner.iter):
-            if iteration > start:
-                self._reseed(iteration)
             next(loader.iter_loader)
+            self._reseed(iteration + 1)
         self._positioned = True
 
     def before_fetch_train_data(self, runner):
-        if not self._positioned:
+        if self._positioned:
+            self._reseed(runner.iter)
+        else:
             self._position_loader(runner)
-        self._reseed(runner.iter)

@@ -1,0 +1,249 @@
+"""The toolbox's own configs train, resume, distribute and evaluate through
+tools/, with only the data swapped for a tiny generated dataset."""
+import json
+import os.path as osp
+from pathlib import Path
+
+import mmcv
+import pytest
+import torch
+
+from conftest import ROOT, run_tool, write_config
+from inception_standin import save_standin
+
+IMPORTS = "custom_imports = dict(imports=['mmgen_adv'], " \
+    'allow_failed_imports=False)\n'
+DCGAN = 'mmgen::dcgan/dcgan_celeba-cropped_64_b128x1_300k.py'
+SNGAN = 'mmgen::sngan_proj/sngan_proj_32_woReLUinplace_lr-2e-4_ndisc5_cifar10_b64x1.py'  # noqa: E501
+MMCLS_FOLDER_PIPELINE = """
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomFlip', flip_prob=0.5, direction='horizontal'),
+    dict(type='Normalize', mean=[127.5] * 3, std=[127.5] * 3, to_rgb=True),
+    dict(type='ImageToTensor', keys=['img']),
+    dict(type='ToTensor', keys=['gt_label']),
+    dict(type='Collect', keys=['img', 'gt_label'])
+]
+"""
+
+
+def dcgan_config(tmp_path, image_folder, extra=''):
+    return write_config(
+        tmp_path / 'dcgan.py', f"_base_ = ['{DCGAN}']\n{IMPORTS}"
+        'data = dict(samples_per_gpu=4, workers_per_gpu=0, '
+        f"train=dict(imgs_root='{image_folder}'))\n" + extra)
+
+
+def sngan_config(tmp_path, class_folder, extra=''):
+    return write_config(
+        tmp_path / 'sngan.py', f"_base_ = ['{SNGAN}']\n{IMPORTS}"
+        + MMCLS_FOLDER_PIPELINE +
+        'data = dict(samples_per_gpu=4, workers_per_gpu=0, '
+        "train=dict(type='mmcls.CustomDataset', "
+        f"data_prefix='{class_folder}', pipeline=train_pipeline))\n" + extra)
+
+
+def checkpoint(work_dir, name='latest.pth'):
+    return osp.join(work_dir, 'ckpt', osp.basename(work_dir), name)
+
+
+def json_log(work_dir):
+    logs = sorted(Path(work_dir).glob('*.log.json'))
+    assert logs, f'no JSON log in {work_dir}'
+    return [json.loads(line) for line in logs[-1].read_text().splitlines()
+            if '"mode"' in line]
+
+
+def load_state(path):
+    return torch.load(path, map_location='cpu')['state_dict']
+
+
+def assert_same_state(a, b):
+    assert a.keys() == b.keys()
+    differ = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not differ, f'{len(differ)} tensors differ, e.g. {differ[:3]}'
+
+
+@pytest.fixture(scope='module')
+def dcgan_run(tmp_path_factory, image_folder):
+    """The toolbox's DCGAN CelebA config, 6 iterations, checkpoints at 3, 6."""
+    tmp = tmp_path_factory.mktemp('dcgan')
+    config = dcgan_config(
+        tmp, image_folder, 'total_iters = 6\nlog_config = dict(interval=1)\n'
+        'checkpoint_config = dict(interval=3)\n')
+    work_dir = str(tmp / 'work')
+    run_tool('train.py', config, '--work-dir', work_dir)
+    return config, work_dir
+
+
+def test_toolbox_dcgan_config_trains(dcgan_run):
+    config, work_dir = dcgan_run
+    records = json_log(work_dir)
+    assert [r['iter'] for r in records if r['mode'] == 'train'] == \
+        list(range(1, 7))
+    assert all(r['loss_disc_real'] >= 0 for r in records)
+    state = load_state(checkpoint(work_dir, 'iter_6.pth'))
+    assert 'generator.noise2feat.conv.weight' in state
+    # the resolved config is flat and plain mmcv reads it
+    flat = mmcv.Config.fromfile(osp.join(work_dir, 'dcgan.py'))
+    assert flat.model.generator.base_channels == 1024
+    assert flat.data.train.imgs_root.endswith('flat_imgs0')
+
+
+def test_resume_continues_exactly(dcgan_run, tmp_path):
+    """Resume from iteration 3 (mid-epoch: 16 images, batch 4) to 6; the
+    weights equal the uninterrupted run's."""
+    config, work_dir = dcgan_run
+    resumed = str(tmp_path / 'resumed')
+    result = run_tool('train.py', config, '--work-dir', resumed,
+                      '--resume-from', checkpoint(work_dir, 'iter_3.pth'))
+    assert 'resumed from epoch: 1, iter 3' in result.stdout + result.stderr
+    assert [r['iter'] for r in json_log(resumed)] == [4, 5, 6]
+    assert_same_state(
+        load_state(checkpoint(work_dir, 'iter_6.pth')),
+        load_state(checkpoint(resumed, 'iter_6.pth')))
+
+
+def test_toolbox_sngan_proj_config_trains(tmp_path, class_folder):
+    config = sngan_config(tmp_path, class_folder, 'total_iters = 6\n'
+                          'log_config = dict(interval=1)\n')
+    work_dir = str(tmp_path / 'work')
+    run_tool('train.py', config, '--work-dir', work_dir, '--no-validate')
+    records = json_log(work_dir)
+    # disc_steps=5: the generator first updates at iteration 5 (mmcv's log
+    # buffer then keeps reporting its last value)
+    has_g_loss = [('loss_disc_fake_g' in r) for r in records]
+    assert has_g_loss == [False] * 4 + [True] * 2
+    state = load_state(checkpoint(work_dir))
+    assert state['discriminator.proj_y.weight_orig'].shape == (10, 128)
+
+
+def test_toolbox_stylegan2_config_trains(tmp_path, image_folder):
+    """Exercises the ADA stand-in and the float betas fix in a real run."""
+    config = write_config(
+        tmp_path / 'sg2.py',
+        "_base_ = ['mmgen::styleganv2/stylegan2_c2_lsun-church_256_b4x8_800k"
+        f".py']\n{IMPORTS}"
+        'model = dict(generator=dict(out_size=16), '
+        'discriminator=dict(in_size=16))\n'
+        'data = dict(samples_per_gpu=2, workers_per_gpu=0, '
+        f"train=dict(dataset=dict(imgs_root='{tmp_path}')))\n"
+        'total_iters = 2\nlog_config = dict(interval=1)\n')
+    from conftest import write_digit_pngs
+    write_digit_pngs(tmp_path / 'imgs', 4, img_size=16)
+    work_dir = str(tmp_path / 'work')
+    run_tool('train.py', config, '--work-dir', work_dir, '--no-validate')
+    assert [r['iter'] for r in json_log(work_dir)] == [1, 2]
+
+
+def test_distributed_two_ranks_identical(tmp_path, class_folder):
+    """2 processes over gloo with the DDP wrapper (SNGAN-proj config)."""
+    config = sngan_config(
+        tmp_path, class_folder, 'total_iters = 5\n'
+        "custom_imports = dict(imports=['mmgen_adv', 'rank_dump_hook'])\n"
+        "custom_hooks = [dict(type='DumpRankStateHook')]\n")
+    work_dir = tmp_path / 'work'
+    run_tool('dist_train.sh', config, 2, '--work-dir', work_dir,
+             '--no-validate', threads=1)
+    rank0 = torch.load(work_dir / 'rank0_params.pth')
+    rank1 = torch.load(work_dir / 'rank1_params.pth')
+    assert_same_state(rank0, rank1)
+    assert osp.isfile(checkpoint(str(work_dir)))
+
+
+def test_distributed_dynamic_ddp_two_ranks(tmp_path, image_folder):
+    """2 processes over gloo with whole-model DDP (is_dynamic_ddp=True)."""
+    config = dcgan_config(
+        tmp_path, image_folder, 'total_iters = 3\n'
+        'use_ddp_wrapper = False\nfind_unused_parameters = True\n'
+        "runner = dict(is_dynamic_ddp=True)\n"
+        "model = dict(generator=dict(base_channels=64))\n"
+        "custom_imports = dict(imports=['mmgen_adv', 'rank_dump_hook'])\n"
+        "custom_hooks = [dict(type='DumpRankStateHook')]\n")
+    work_dir = tmp_path / 'work'
+    run_tool('dist_train.sh', config, 2, '--work-dir', work_dir, threads=1)
+    assert_same_state(
+        torch.load(work_dir / 'rank0_params.pth'),
+        torch.load(work_dir / 'rank1_params.pth'))
+
+
+@pytest.fixture(scope='module')
+def standin_inception(tmp_path_factory):
+    return save_standin(tmp_path_factory.mktemp('incep') / 'inception.pt')
+
+
+def test_evaluation_fid_is_with_local_inception(dcgan_run, standin_inception):
+    config, work_dir = dcgan_run
+    ckpt = checkpoint(work_dir, 'iter_6.pth')
+    result = run_tool('evaluation.py', config, ckpt, '--eval', 'fid', 'is',
+                      '--num-samples', 16, '--batch-size', 5,
+                      '--inception-path', standin_inception)
+    log = result.stdout + result.stderr
+    assert "Load Tero's Inception Model successfully" in log
+    results = json.loads(Path(ckpt[:-4] + '_eval.json').read_text())
+    fid = results['metrics']['FID']['fid']
+    inception_score = results['metrics']['IS']['is']
+    assert fid >= 0 and fid == pytest.approx(
+        results['metrics']['FID']['fid_mean'] +
+        results['metrics']['FID']['fid_cov'])
+    assert 1.0 <= inception_score <= 10.0  # 10 classes in the stand-in
+    assert results['num_images'] == dict(FID=16, IS=16)
+
+
+def test_distributed_evaluation(dcgan_run, standin_inception):
+    config, work_dir = dcgan_run
+    ckpt = checkpoint(work_dir, 'iter_3.pth')
+    run_tool('dist_eval.sh', config, ckpt, 2, '--eval', 'fid',
+             '--num-samples', 16, '--batch-size', 5, '--inception-path',
+             standin_inception, threads=1)
+    results = json.loads(Path(ckpt[:-4] + '_eval.json').read_text())
+    assert results['world_size'] == 2
+    assert results['metrics']['FID']['fid'] >= 0
+
+
+@pytest.mark.parametrize('args, message', [
+    (['nope.py'], "error: config file 'nope.py' does not exist"),
+    (['mmgen::dcgan/dcgan_celeba.py'], "error: config 'mmgen::dcgan/dcgan_"
+     "celeba.py' does not exist (no 'mmgen::dcgan/dcgan_celeba.py' among"),
+])
+def test_bad_config_is_one_line(tmp_path, args, message):
+    result = run_tool('train.py', *args, '--work-dir', tmp_path / 'w',
+                      check=False, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(message)
+    assert 'Traceback' not in result.stderr
+    assert not (tmp_path / 'w').exists()
+
+
+def test_missing_dataset_folder_is_one_line(tmp_path):
+    config = dcgan_config(tmp_path, tmp_path / 'missing')
+    result = run_tool('train.py', config, '--work-dir', tmp_path / 'w',
+                      check=False)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: data.train.imgs_root: '") and \
+        'missing' in last and 'does not exist' in last
+    assert 'Traceback' not in result.stderr
+    assert not (tmp_path / 'w').exists()
+
+
+def test_evaluation_without_inception_is_one_line(dcgan_run):
+    config, work_dir = dcgan_run
+    result = run_tool('evaluation.py', config, checkpoint(work_dir), '--eval',
+                      'fid', '--inception-path', '/nonexistent/incep.pt',
+                      check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: FID: inception_path '/nonexistent/incep.pt' does not exist; "
+        "pass --inception-path PATH to a local copy of "
+        "'inception-2015-12-05.pt' (the StyleGAN TorchScript Inception)")
+
+
+def test_local_rank_spellings():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('train_tool',
+                                                  ROOT / 'tools' / 'train.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.parse_args(['c.py', '--local-rank=1']).local_rank == 1
+    assert tool.parse_args(['c.py', '--local_rank', '2']).local_rank == 2
