@@ -32,25 +32,30 @@ if [ ! -x "$venv/bin/python" ]; then
     log "creating virtual environment at $venv"
     "$python" -m venv "$venv"
 fi
-pip=("$venv/bin/python" -m pip install --disable-pip-version-check)
+pip_install() {
+    # the host's pip config lists local indexes that are often absent; keep
+    # pip's warnings about them out of the way
+    "$venv/bin/python" -m pip install --disable-pip-version-check "$@" 2>&1 |
+        { grep -v "^WARNING: Location '.*' is ignored" || true; }
+}
 
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_text" ]; then
     log "pinned stack already installed in $venv"
 else
     t0=$SECONDS
     log "1/4 torch and torchvision"
-    "${pip[@]}" -q "${torch_pins[@]}"
+    pip_install -q "${torch_pins[@]}"
     log "2/4 build tools"
-    "${pip[@]}" -q "${build_pins[@]}"
+    pip_install -q "${build_pins[@]}"
     log "3/4 $mmcv_pin with compiled ops (about 10 minutes on 2 cores the first time; pip caches the wheel)"
     export MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}"
     if [ "$with_cuda" = 1 ]; then export FORCE_CUDA=1; log "   GPU found: building CUDA ops"; fi
-    "${pip[@]}" -q --no-build-isolation "$mmcv_pin"
+    pip_install -q --no-build-isolation "$mmcv_pin"
     log "4/4 mmgen and its runtime dependencies"
-    "${pip[@]}" -q --no-build-isolation "${stack_pins[@]}"
+    pip_install -q --no-build-isolation "${stack_pins[@]}"
     echo "$stamp_text" > "$stamp"
     log "stack installed in $((SECONDS - t0)) s"
 fi
 
-"${pip[@]}" -q --no-deps --no-build-isolation -e "$here"
+pip_install -q --no-deps --no-build-isolation -e "$here"
 "$venv/bin/python" -c 'import mmgen_adv, mmgen.models; print("[setup] mmgen_adv", mmgen_adv.__version__, "ready with mmgen", __import__("mmgen").__version__)'

@@ -5,7 +5,13 @@ Importing the package makes mmgen 0.7.3 work on the pinned PyTorch (see
 and mmcv's registries, so a config only needs
 ``custom_imports = dict(imports=['mmgen_adv'], allow_failed_imports=False)``.
 """
-from . import compat
+import warnings
+
+# mmcv 1.7 announces its 2.0 renaming on import; irrelevant to this pin
+warnings.filterwarnings(
+    'ignore', message='On January 1, 2023, MMCV', category=UserWarning)
+
+from . import compat  # noqa: E402
 
 compat.apply()
 

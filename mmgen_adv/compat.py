@@ -28,6 +28,9 @@ The fixes, in the order they are applied:
 * ``adam_betas``: the toolbox's StyleGAN2 configs give Adam
   ``betas=(0, 0.99**r)``; PyTorch refuses a mixed int/float pair.
 
+* ``mmengine_hyphenated_paths``: mmengine's ``package::path`` parser rejects
+  paths with ``-`` in them, such as the toolbox's ``mmgen::wgan-gp/...``.
+
 Two more are applied on demand, because they depend on how a run starts:
 
 * :func:`enable_cpu_process_group` makes the toolbox's distributed code
@@ -272,6 +275,23 @@ def enable_cpu_process_group():
     _APPLIED.add('cpu_process_group')
 
 
+@_once('mmengine_hyphenated_paths')
+def fix_mmengine_hyphenated_paths():
+    """mmengine only accepts ``package::dir/file`` whose names match ``\\w*``,
+    which refuses the toolbox's own ``mmgen::wgan-gp/...`` configs."""
+    import mmengine.config.config as engine_config
+    original = engine_config._get_package_and_cfg_path
+    ORIGINALS['_get_package_and_cfg_path'] = original
+
+    def _get_package_and_cfg_path(cfg_path):
+        package, _, rel_path = cfg_path.partition('::')
+        # let mmengine check the package; the path is checked on opening
+        package, _ = original(f'{package}::config/path.py')
+        return package, rel_path
+
+    engine_config._get_package_and_cfg_path = _get_package_and_cfg_path
+
+
 def strip_scope_keys(cfg):
     """Remove mmengine's ``_scope_`` keys from a nested dict/list in place."""
     if isinstance(cfg, dict):
@@ -293,3 +313,4 @@ def apply():
     fix_dynamic_ddp_without_ddp()
     fix_resume_on_cpu()
     fix_adam_betas()
+    fix_mmengine_hyphenated_paths()

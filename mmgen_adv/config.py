@@ -79,6 +79,21 @@ def load_config(path, cfg_options=None):
     return cfg
 
 
+def add_missing_runtime(cfg):
+    """Take the keys ``cfg`` lacks from the toolbox's default runtime.
+
+    The toolbox's WGAN-GP configs inherit no runtime config, so they have no
+    ``log_level``, ``workflow`` or ``dist_params`` and its train tool fails
+    on them. Returns the keys that were added.
+    """
+    runtime = load_config(
+        osp.join(toolbox_config_dir(), '_base_', 'default_runtime.py'))
+    added = [key for key in runtime if key not in cfg]
+    for key in added:
+        cfg[key] = runtime[key]
+    return added
+
+
 def dump_flat_config(cfg, work_dir, name):
     """Write ``cfg`` resolved into one file plain ``mmcv.Config`` can load."""
     out = osp.join(work_dir, osp.splitext(osp.basename(name))[0] + '.py')
@@ -115,3 +130,39 @@ def check_dataset_paths(data_cfg, where):
     for key in ('dataset', 'datasets'):
         if key in data_cfg:
             check_dataset_paths(data_cfg[key], f'{where}.{key}')
+
+
+def _find_keys(cfg, keys, where=''):
+    """``(dotted path, value)`` of every key in ``keys`` inside ``cfg``."""
+    found = []
+    if isinstance(cfg, dict):
+        for key, value in cfg.items():
+            path = f'{where}.{key}' if where else key
+            if key in keys:
+                found.append((path, value))
+            found += _find_keys(value, keys, path)
+    elif isinstance(cfg, (list, tuple)):
+        for i, value in enumerate(cfg):
+            found += _find_keys(value, keys, f'{where}.{i}')
+    return found
+
+
+def check_fp16_needs_cuda(cfg):
+    """Refuse half-precision settings on a host without CUDA.
+
+    The toolbox's fp16 paths (``num_fp16_scales``, ``fp16_enabled``, the
+    runner's ``fp16_loss_scaler``, ``apex_amp``) cast to half on CUDA only;
+    on the CPU they fail in the first forward with a dtype mismatch.
+    """
+    import torch
+    if torch.cuda.is_available():
+        return
+    fp16 = [(path, value) for path, value in _find_keys(
+        cfg._cfg_dict.to_dict(),
+        ('num_fp16_scales', 'fp16_enabled', 'fp16_loss_scaler', 'apex_amp'))
+            if value]
+    if fp16:
+        settings = ', '.join(f'{path}={value!r}' for path, value in fp16)
+        raise UserInputError(
+            f'half-precision training needs CUDA, and this host has none '
+            f'({settings}); drop these settings to train in fp32 on the CPU')

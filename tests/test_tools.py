@@ -247,3 +247,36 @@ def test_local_rank_spellings():
     spec.loader.exec_module(tool)
     assert tool.parse_args(['c.py', '--local-rank=1']).local_rank == 1
     assert tool.parse_args(['c.py', '--local_rank', '2']).local_rank == 2
+
+
+def test_toolbox_wgangp_config_trains_without_a_runtime(tmp_path,
+                                                        image_folder):
+    """``mmgen::wgan-gp/`` has a hyphen mmengine refuses, and the config
+    inherits no runtime: both are handled."""
+    config = write_config(
+        tmp_path / 'wgangp.py',
+        "_base_ = ['mmgen::wgan-gp/wgangp_GN_celeba-cropped_128_b64x1_160kiter"
+        f".py']\n{IMPORTS}"
+        'data = dict(samples_per_gpu=2, workers_per_gpu=0, '
+        f"train=dict(imgs_root='{image_folder}'))\n"
+        'total_iters = 2\nlog_config = dict(interval=1)\n')
+    work_dir = str(tmp_path / 'work')
+    result = run_tool('train.py', config, '--work-dir', work_dir)
+    assert 'inherits no runtime' in result.stdout + result.stderr
+    records = json_log(work_dir)
+    assert [r['iter'] for r in records] == [1, 2]
+    assert 'loss_gp' in records[0]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only refusal')
+def test_fp16_config_on_cpu_is_one_line(tmp_path):
+    config = write_config(
+        tmp_path / 'fp16.py',
+        "_base_ = ['mmgen::styleganv2/stylegan2_c2_fp16_quicktest_ffhq_256_"
+        f"b4x8_800k.py']\n{IMPORTS}")
+    result = run_tool('train.py', config, '--work-dir', tmp_path / 'w',
+                      check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        'error: half-precision training needs CUDA, and this host has none '
+        '(model.generator.num_fp16_scales=4')

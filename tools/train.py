@@ -23,10 +23,11 @@ from mmgen.utils import collect_env, get_root_logger
 
 from mmgen_adv.cli import add_launcher_args, finish_launcher_args, \
     one_line_errors
-from mmgen_adv.config import check_dataset_paths, dump_flat_config, \
-    load_config
+from mmgen_adv.config import add_missing_runtime, check_dataset_paths, \
+    check_fp16_needs_cuda, dump_flat_config, load_config
 from mmgen_adv.dist import init_dist
 from mmgen_adv.errors import TrainingStopped, UserInputError
+from mmgen_adv.evaluation import check_inception_available
 
 
 def parse_args(argv=None):
@@ -63,6 +64,12 @@ def parse_args(argv=None):
     return finish_launcher_args(parser.parse_args(argv))
 
 
+def as_list(value):
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def add_iteration_seed_hook(cfg, seed, rank_shift):
     """Make resuming exact (see IterationSeedHook) unless the config chose."""
     hooks = list(cfg.get('custom_hooks', None) or [])
@@ -80,6 +87,7 @@ def add_iteration_seed_hook(cfg, seed, rank_shift):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
+    runtime_added = add_missing_runtime(cfg)
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
     # work_dir: CLI > config > ./work_dirs/<config name>
@@ -94,9 +102,16 @@ def main(argv=None):
                 f"--resume-from: '{args.resume_from}' does not exist")
         cfg.resume_from = args.resume_from
     cfg.gpu_ids = [args.gpu_id]
+    check_fp16_needs_cuda(cfg)
     check_dataset_paths(cfg.data.get('train'), 'data.train')
     if not args.no_validate and cfg.get('evaluation'):
         check_dataset_paths(cfg.data.get('val'), 'data.val')
+        try:
+            for metric in as_list(cfg.evaluation.get('metrics')):
+                check_inception_available(metric)
+        except UserInputError as err:
+            raise UserInputError(f'evaluation during training: {err} (or '
+                                 'train with --no-validate)') from None
 
     distributed = args.launcher != 'none'
     if distributed:
@@ -113,6 +128,9 @@ def main(argv=None):
     env_info = '\n'.join(f'{k}: {v}' for k, v in collect_env().items())
     logger.info('Environment info:\n' + '-' * 60 + '\n' + env_info + '\n' +
                 '-' * 60)
+    if runtime_added:
+        logger.info('The config inherits no runtime; from the toolbox\'s '
+                    f'default_runtime.py: {", ".join(runtime_added)}')
     logger.info(f'Distributed training: {distributed}')
     logger.info(f'Config:\n{cfg.pretty_text}')
 
