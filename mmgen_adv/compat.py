@@ -28,6 +28,8 @@ The fixes, in the order they are applied:
 * ``adam_betas``: the toolbox's StyleGAN2 configs give Adam
   ``betas=(0, 0.99**r)``; PyTorch refuses a mixed int/float pair.
 
+* ``numpy_cumproduct``: mmgen's diffusion models (DDPM) call
+  ``np.cumproduct``, which NumPy 2 removed; it is aliased to ``np.cumprod``.
 * ``mmengine_hyphenated_paths``: mmengine's ``package::path`` parser rejects
   paths with ``-`` in them, such as the toolbox's ``mmgen::wgan-gp/...``.
 
@@ -275,6 +277,14 @@ def enable_cpu_process_group():
     _APPLIED.add('cpu_process_group')
 
 
+@_once('numpy_cumproduct')
+def fix_numpy_cumproduct():
+    """mmgen's diffusion models call ``np.cumproduct``, removed in NumPy 2."""
+    import numpy as np
+    if not hasattr(np, 'cumproduct'):
+        np.cumproduct = np.cumprod
+
+
 @_once('mmengine_hyphenated_paths')
 def fix_mmengine_hyphenated_paths():
     """mmengine only accepts ``package::dir/file`` whose names match ``\\w*``,
@@ -313,4 +323,5 @@ def apply():
     fix_dynamic_ddp_without_ddp()
     fix_resume_on_cpu()
     fix_adam_betas()
+    fix_numpy_cumproduct()
     fix_mmengine_hyphenated_paths()

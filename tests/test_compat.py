@@ -182,3 +182,18 @@ def test_scope_keys_are_removed_everywhere():
                                            hooks=[dict(_scope_='m')]))
     assert compat.strip_scope_keys(cfg) == dict(model=dict(type='X',
                                                            hooks=[{}]))
+
+
+def test_diffusion_models_build_on_numpy_2():
+    from mmgen.models import build_model
+    plain = run_python('import numpy; print(hasattr(numpy, "cumproduct"))')
+    assert plain.stdout.strip() == 'False'  # removed in NumPy 2
+    model = build_model(
+        dict(type='BasicGaussianDiffusion', num_timesteps=4,
+             betas_cfg=dict(type='cosine'),
+             denoising=dict(type='DenoisingUnet', image_size=32,
+                            in_channels=3, base_channels=32,
+                            resblocks_per_downsample=1, attention_res=[]),
+             timestep_sampler=dict(type='UniformTimeStepSampler'),
+             ddpm_loss=[dict(type='DDPMMSELoss', log_cfgs=None)]))
+    assert model.alphas_bar.shape == (4, )

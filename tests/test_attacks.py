@@ -1,0 +1,208 @@
+"""Attacks: budgets, directions, and a discriminator left untouched."""
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+from mmgen.models import build_module
+
+from mmgen_adv import attacks
+
+EPS = attacks.gray_levels(4)
+
+
+class LinearDisc(nn.Module):
+    """D(x) = <w, x> per sample: every attack's answer is known exactly."""
+
+    def __init__(self, shape=(3, 8, 8), seed=0):
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.weight = nn.Parameter(torch.randn(shape, generator=gen))
+
+    def forward(self, x):
+        return (x * self.weight).flatten(1).sum(1, keepdim=True)
+
+
+class StatefulDisc(nn.Module):
+    """BatchNorm statistics and spectral-norm vectors that a careless
+    attack would update."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.utils.spectral_norm(nn.Conv2d(3, 4, 3, padding=1))
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.utils.spectral_norm(nn.Linear(4 * 8 * 8, 1))
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.bn(self.conv(x))).flatten(1))
+
+
+def images(n=4, seed=1, scale=0.5):
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.rand(n, 3, 8, 8, generator=gen) * 2 - 1) * scale
+
+
+def raw_sum(out):
+    return out.sum()
+
+
+def run_attack(name, disc, x, labels=None):
+    if name == 'fgsm':
+        return attacks.fgsm(disc, x, raw_sum, EPS, labels)
+    if name == 'dat_paper':
+        return attacks.dat_targeted(disc, x, lambda o: o.flatten(1).mean(1),
+                                    0.0, EPS, labels, 'paper')
+    if name == 'dat_reference':
+        return attacks.dat_targeted(disc, x, lambda o: o.flatten(1).mean(1),
+                                    0.0, EPS, labels, 'reference')
+    if name == 'pgd':
+        return attacks.pgd(disc, x, raw_sum, EPS, EPS / 3, 5, labels)
+    if name == 'pgd_random_start':
+        return attacks.pgd(disc, x, raw_sum, EPS, EPS / 3, 5, labels,
+                           random_start=True)
+    if name == 'gaussian':
+        return attacks.gaussian_direction(x, EPS)
+    raise KeyError(name)
+
+
+ATTACKS = ['fgsm', 'dat_paper', 'dat_reference', 'pgd', 'pgd_random_start',
+           'gaussian']
+
+
+def snapshot(module):
+    return {
+        **{f'param:{k}': v.detach().clone()
+           for k, v in module.named_parameters()},
+        **{f'grad:{k}': v.grad.clone()
+           for k, v in module.named_parameters() if v.grad is not None},
+        **{f'buffer:{k}': v.clone()
+           for k, v in module.named_buffers()},
+    }
+
+
+@pytest.mark.parametrize('name', ATTACKS)
+@pytest.mark.parametrize('mode', ['train', 'eval'])
+def test_attack_stays_in_budget_and_leaves_disc_untouched(name, mode):
+    torch.manual_seed(0)
+    disc = StatefulDisc()
+    disc(images(seed=5))  # real BN statistics and SN vectors
+    disc(images(seed=6)).sum().backward()  # existing parameter gradients
+    disc.train(mode == 'train')
+    before = snapshot(disc)
+    x = images(scale=1.0)  # spans the whole range: clamping matters
+    adv = run_attack(name, disc, x)
+    after = snapshot(disc)
+    assert before.keys() == after.keys()
+    for key in before:
+        assert torch.equal(before[key], after[key]), key
+    assert disc.training == (mode == 'train')
+    assert all(m.training == disc.training for m in disc.modules())
+    assert (adv - x).abs().max() <= EPS + 1e-6
+    assert adv.min() >= -1 and adv.max() <= 1
+    assert not adv.requires_grad
+    assert (adv != x).any()
+
+
+def test_fgsm_is_the_sign_of_the_weights_on_a_linear_disc():
+    disc, x = LinearDisc(), images()
+    adv = attacks.fgsm(disc, x, raw_sum, EPS)
+    assert torch.allclose(adv - x, EPS * disc.weight.sign().expand_as(x),
+                          atol=1e-7)
+    # and it increases the objective by eps * |w|_1 per sample
+    gain = disc(adv) - disc(x)
+    assert torch.allclose(gain, EPS * disc.weight.abs().sum().expand(4, 1),
+                          rtol=1e-4)
+
+
+def test_dat_paper_moves_each_sample_toward_the_target():
+    disc, x = LinearDisc(), images()
+    scores = disc(x).flatten()
+    target = scores.median().item()
+    adv = attacks.dat_targeted(disc, x, lambda o: o.flatten(), target, EPS)
+    side = torch.sign(scores - target).view(-1, 1, 1, 1)
+    expected = -EPS * side * disc.weight.sign()
+    assert torch.allclose(adv - x, expected, atol=1e-7)
+    # every score moved toward the target (the step may overshoot it)
+    change = disc(adv).flatten() - scores
+    moved = side.flatten() != 0
+    assert (change * side.flatten() < 0)[moved].all()
+
+
+def test_dat_reference_is_the_clamped_raw_gradient():
+    disc, x = LinearDisc(), images()
+    target = disc(x).mean().item() + 10.0  # mean below target: ascend
+    tiny = attacks.dat_targeted(disc, x, lambda o: o.flatten(), target,
+                                eps=1.0, variant='reference')
+    # d|mean(D) - t|/dx = -w / N, applied unclamped (|w|/N < 1), then the
+    # image range
+    expected = (x + disc.weight.detach() / 4).clamp(-1, 1)
+    assert torch.allclose(tiny, expected, atol=1e-6)
+    clamped = attacks.dat_targeted(disc, x, lambda o: o.flatten(), target,
+                                   eps=0.01, variant='reference')
+    assert torch.allclose((clamped - x).abs().max(), torch.tensor(0.01))
+
+
+def test_pgd_reaches_the_corner_of_the_ball_on_a_linear_disc():
+    disc, x = LinearDisc(), images()
+    adv = attacks.pgd(disc, x, raw_sum, EPS, EPS / 4, steps=6)
+    assert torch.allclose(adv - x, EPS * disc.weight.sign().expand_as(x),
+                          atol=1e-6)
+    short = attacks.pgd(disc, x, raw_sum, EPS, EPS / 4, steps=2)
+    assert torch.allclose((short - x).abs().max(), torch.tensor(EPS / 2))
+
+
+def test_pgd_random_start_is_inside_the_ball():
+    disc, x = LinearDisc(), images()
+    start = attacks.pgd(disc, x, raw_sum, EPS, EPS / 4, steps=0,
+                        random_start=True,
+                        generator=torch.Generator().manual_seed(3))
+    delta = start - x
+    assert delta.abs().max() <= EPS and delta.abs().max() > EPS / 2
+    assert delta.std() > 0
+
+
+def test_gaussian_direction_has_full_size_and_ignores_disc():
+    x = images()
+    adv = attacks.gaussian_direction(x, EPS,
+                                     torch.Generator().manual_seed(0))
+    assert torch.allclose((adv - x).abs(), torch.full_like(x, EPS))
+    again = attacks.gaussian_direction(x, EPS,
+                                       torch.Generator().manual_seed(0))
+    assert torch.equal(adv, again)
+
+
+def test_conditional_attack_uses_labels():
+    disc = build_module(
+        dict(type='ProjDiscriminator', input_scale=32, base_channels=16,
+             num_classes=10))
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    seen = []
+    disc.register_forward_pre_hook(
+        lambda m, args, kwargs: seen.append(kwargs.get('label')),
+        with_kwargs=True)
+    labels = torch.tensor([0, 1, 2, 3])
+    adv_a = attacks.fgsm(disc, x, raw_sum, EPS, labels)
+    adv_b = attacks.fgsm(disc, x, raw_sum, EPS, torch.tensor([9, 8, 7, 6]))
+    assert seen and all(torch.equal(s, labels) for s in seen[:1])
+    assert not torch.equal(adv_a, adv_b)  # the class changes the direction
+    with pytest.raises(Exception):
+        attacks.fgsm(disc, x, raw_sum, EPS)  # no labels: refused by D
+
+
+def test_attacks_unwrap_data_parallel():
+    from mmcv.parallel import MMDataParallel
+    disc, x = LinearDisc(), images()
+    wrapped = MMDataParallel(copy.deepcopy(disc))
+    assert torch.equal(
+        attacks.fgsm(wrapped, x, raw_sum, EPS),
+        attacks.fgsm(disc, x, raw_sum, EPS))
+
+
+def test_bad_arguments_are_refused():
+    disc, x = LinearDisc(), images()
+    with pytest.raises(ValueError, match="mode must be 'train' or 'eval'"):
+        attacks.fgsm(disc, x, raw_sum, EPS, mode='test')
+    with pytest.raises(ValueError, match='variant must be one of'):
+        attacks.dat_step(x, x, EPS, variant='code')
+    with pytest.raises(ValueError, match='eps, step_size and steps >= 0'):
+        attacks.pgd(disc, x, raw_sum, -1.0, 0.1, 1)
