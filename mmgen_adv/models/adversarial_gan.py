@@ -325,6 +325,8 @@ class AdvUnconditionalGAN(AdversarialGANMixin, StaticUnconditionalGAN):
         adv_cfg (dict | None): The regularizer, e.g. ``dict(type='ASGAN',
             eps=1.0)`` or ``dict(type='DAT', eps=1.0)``. ``None`` is the
             toolbox's model.
+        num_classes (int | None): Only ``0``/``None``: lets a config that
+            inherits a conditional one switch its classes off.
         Others: as ``StaticUnconditionalGAN``.
     """
 
@@ -336,7 +338,12 @@ class AdvUnconditionalGAN(AdversarialGANMixin, StaticUnconditionalGAN):
                  gen_auxiliary_loss=None,
                  train_cfg=None,
                  test_cfg=None,
-                 adv_cfg=None):
+                 adv_cfg=None,
+                 num_classes=None):
+        if num_classes:
+            raise ConfigError(
+                f'AdvUnconditionalGAN is unconditional: num_classes must be '
+                f'0 or None, got {num_classes}; use AdvConditionalGAN')
         super().__init__(generator, discriminator, gan_loss,
                          disc_auxiliary_loss, gen_auxiliary_loss, train_cfg,
                          test_cfg)
