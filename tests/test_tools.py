@@ -280,3 +280,33 @@ def test_fp16_config_on_cpu_is_one_line(tmp_path):
     assert result.stderr.strip().splitlines()[-1].startswith(
         'error: half-precision training needs CUDA, and this host has none '
         '(model.generator.num_fp16_scales=4')
+
+
+def test_non_finite_loss_stops_training_and_keeps_checkpoints(
+        tmp_path, image_folder):
+    config = write_config(
+        tmp_path / 'dat.py',
+        f"_base_ = ['{DCGAN}']\n"
+        "custom_imports = dict(imports=['mmgen_adv', 'nan_loss'])\n"
+        "model = dict(type='AdvUnconditionalGAN', adv_cfg=dict(type='DAT'),"
+        " disc_auxiliary_loss=dict(type='NaNFromIteration', iteration=3))\n"
+        'data = dict(samples_per_gpu=4, workers_per_gpu=0, '
+        f"train=dict(imgs_root='{image_folder}'))\n"
+        'total_iters = 6\ncheckpoint_config = dict(interval=2)\n')
+    work_dir = tmp_path / 'work'
+    result = run_tool('train.py', config, '--work-dir', work_dir,
+                      check=False)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last == ('error: non-finite loss at iteration 3: loss_probe = '
+                    'nan. Training stopped before this update; the '
+                    'checkpoints already written are kept')
+    assert 'Traceback' not in result.stderr
+    ckpt = Path(checkpoint(str(work_dir), 'iter_2.pth'))
+    assert ckpt.is_file() and not Path(checkpoint(str(work_dir),
+                                                  'iter_4.pth')).exists()
+    state = load_state(str(ckpt))
+    assert all(torch.isfinite(v).all() for v in state.values()
+               if v.is_floating_point())
+    log = next(work_dir.glob('*.log')).read_text()
+    assert 'non-finite loss at iteration 3' in log
