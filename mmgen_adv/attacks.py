@@ -30,9 +30,13 @@ def unwrap(disc):
     return disc.module if is_module_wrapper(disc) else disc
 
 
-def call_disc(disc, images, labels=None):
-    """``disc(images)``, passing labels to a conditional discriminator."""
-    return disc(images) if labels is None else disc(images, label=labels)
+def call_disc(disc, images, labels=None, disc_kwargs=None):
+    """``disc(images)``, passing labels to a conditional discriminator (and
+    ``disc_kwargs``, e.g. ``return_aux=True`` for a second head)."""
+    kwargs = dict(disc_kwargs or {})
+    if labels is not None:
+        kwargs['label'] = labels
+    return disc(images, **kwargs)
 
 
 @contextlib.contextmanager
@@ -60,7 +64,12 @@ def untouched(disc, mode='train'):
             module.training = training
 
 
-def input_gradient(disc, images, objective, labels=None, mode='train'):
+def input_gradient(disc,
+                   images,
+                   objective,
+                   labels=None,
+                   mode='train',
+                   disc_kwargs=None):
     """``d objective(disc(x)) / dx`` at ``x = images``; ``disc`` untouched.
 
     Args:
@@ -69,11 +78,12 @@ def input_gradient(disc, images, objective, labels=None, mode='train'):
         objective (callable): Maps the discriminator's output to a scalar.
         labels (Tensor, optional): Labels for a conditional discriminator.
         mode (str): ``'train'`` or ``'eval'``, see :func:`untouched`.
+        disc_kwargs (dict, optional): More keyword arguments for ``disc``.
     """
     disc = unwrap(disc)
     x = images.detach().requires_grad_(True)
     with untouched(disc, mode), torch.enable_grad():
-        value = objective(call_disc(disc, x, labels))
+        value = objective(call_disc(disc, x, labels, disc_kwargs))
         grad, = torch.autograd.grad(value, x)
     return grad
 
@@ -166,13 +176,15 @@ def pgd(disc,
         labels=None,
         random_start=False,
         mode='train',
-        generator=None):
+        generator=None,
+        disc_kwargs=None):
     """Projected gradient ascent on ``objective`` in the L-inf ``eps`` ball.
 
     Args:
         step_size (float): Size of each sign step.
         steps (int): Number of steps.
         random_start (bool): Start from a uniform point of the ball.
+        Others: as :func:`input_gradient`.
     """
     if steps < 0 or step_size < 0 or eps < 0:
         raise ValueError('pgd needs eps, step_size and steps >= 0')
@@ -185,6 +197,7 @@ def pgd(disc,
             dtype=images.dtype)
         adv = project(images, images + (2 * noise - 1) * eps, eps)
     for _ in range(steps):
-        grad = input_gradient(disc, adv, objective, labels, mode)
+        grad = input_gradient(disc, adv, objective, labels, mode,
+                              disc_kwargs)
         adv = project(images, adv + step_size * grad.sign(), eps)
     return adv

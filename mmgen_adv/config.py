@@ -67,7 +67,9 @@ def load_config(path, cfg_options=None):
     except SyntaxError as err:
         raise UserInputError(f"config '{err.filename or path}' line "
                              f'{err.lineno}: {err.msg}') from None
-    except AssertionError as err:  # mmengine: unknown 'package::' scope
+    except (AssertionError, TypeError, KeyError) as err:
+        # unknown 'package::' scope; a key merged into a base of another
+        # type; a `{{_base_.x}}` reference that does not exist
         raise UserInputError(f"config '{path}': {err}") from None
     cfg_dict = strip_scope_keys(engine_cfg.to_dict())
     cfg = mmcv.Config(cfg_dict, filename=path)

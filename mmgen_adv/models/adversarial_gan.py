@@ -22,6 +22,7 @@ from torch.nn.parallel.distributed import _find_tensors
 
 from ..errors import ConfigError, NonFiniteLossError
 from .builder import build_adv_regularizer
+from .regularizers import STANDARD_UPDATE
 
 IMAGE_SIDES = ('real', 'fake')
 
@@ -34,6 +35,11 @@ class DiscBatch:
         self.real_label, self.fake_label = real_label, fake_label
         self.iteration = iteration
         self.batch_size = real.shape[0]
+
+    def with_real(self, real):
+        """The same batch with other real images (e.g. attacked ones)."""
+        return DiscBatch(real, self.fake, self.real_label, self.fake_label,
+                         self.iteration)
 
     def images(self, side):
         return self.real if side == 'real' else self.fake
@@ -137,6 +143,10 @@ class DiscStep:
 class AdversarialGANMixin:
     """The training step shared by the adversarially trained models."""
 
+    #: models that add loss terms of their own (SSGAN) always take this
+    #: class's step, with the standard D update when there is no adv_cfg
+    own_losses = False
+
     def _init_adversarial(self, adv_cfg):
         self.adv_cfg = deepcopy(adv_cfg)
         self.adv = None
@@ -172,6 +182,13 @@ class AdversarialGANMixin:
         """Extra keys of the toolbox's loss data dicts."""
         return {}
 
+    #: keyword arguments of D in attacks that need all of its outputs
+    attack_disc_kwargs = {}
+
+    def real_attack_objective(self, disc_output, labels=None):
+        """What an attack on real images increases: D's loss on them."""
+        return self.gan_loss(disc_output, True, is_disc=True)
+
     # -- losses -----------------------------------------------------------
     def disc_losses(self, batch, pred_fake, pred_real, loss_scaler=None,
                     gan_weight=1.0):
@@ -200,8 +217,21 @@ class AdversarialGANMixin:
             else:
                 terms[f'loss_disc_{side}'] = value if gan_weight == 1 else \
                     gan_weight * value
-        for loss_module in getattr(self, 'disc_auxiliary_losses',
-                                   None) or []:
+        return self._add_auxiliary_losses(
+            terms, getattr(self, 'disc_auxiliary_losses', None), data)
+
+    def gen_losses(self, data):
+        """The toolbox's G loss terms (``BaseGAN._get_gen_loss``'s)."""
+        terms = dict(loss_disc_fake_g=self.gan_loss(
+            data['disc_pred_fake_g'], target_is_real=True, is_disc=False))
+        return self._add_auxiliary_losses(
+            terms, getattr(self, 'gen_auxiliary_losses', None), data)
+
+    @staticmethod
+    def _add_auxiliary_losses(terms, modules, data):
+        """mmgen's auxiliary losses: skipped when they return None, summed
+        when they share a name."""
+        for loss_module in modules or []:
             value = loss_module(data)
             if value is None:
                 continue
@@ -258,7 +288,8 @@ class AdversarialGANMixin:
         """One iteration: the regularized D update, then the G update every
         ``disc_steps`` iterations. Arguments as the toolbox's models'."""
         self._current_iter = self._current_iteration(running_status)
-        if self.adv is None:
+        update = self.adv or (STANDARD_UPDATE if self.own_losses else None)
+        if update is None:
             return super().train_step(data_batch, optimizer, ddp_reducer,
                                       loss_scaler, use_apex_amp,
                                       running_status)
@@ -277,7 +308,7 @@ class AdversarialGANMixin:
             fake, fake_label = self.sample_fakes(batch_size, 'disc')
         batch = DiscBatch(real, fake, real_label, fake_label, curr_iter)
         step = DiscStep(self, batch, optimizer, ddp_reducer, loss_scaler)
-        self.adv.disc_step(step)
+        update.disc_step(step)
         log_vars = step.log_vars
 
         if (curr_iter + 1) % self.disc_steps == 0:
@@ -310,7 +341,7 @@ class AdversarialGANMixin:
                     **self.label_entries(None, fake_label),
                     loss_scaler=loss_scaler)
                 data.pop('gt_label', None)
-                loss, log_vars = self._get_gen_loss(data)
+                loss, log_vars = self._parse_losses(self.gen_losses(data))
                 self.backward(loss / float(self.accumulation_steps),
                               ddp_reducer, loss_scaler)
             self.optimizer_step(optimizer['generator'], loss_scaler)

@@ -53,6 +53,18 @@ def aux_losses_reading_predictions(model):
     return found
 
 
+class StandardUpdate:
+    """The toolbox's D update, for models with loss terms of their own."""
+
+    @staticmethod
+    def disc_step(step):
+        step.backward(step.clean_losses(step.clean_forward()))
+        step.step()
+
+
+STANDARD_UPDATE = StandardUpdate()
+
+
 class AdversarialRegularizer:
     """Shared parts of ASGAN and DAT.
 
@@ -335,3 +347,76 @@ class DAT(AdversarialRegularizer):
         step.backward(adv_losses)
         step.step()
 
+
+
+@ADV_REGULARIZERS.register_module()
+class PGD(AdversarialRegularizer):
+    """Rob-GAN's attacker: before every D update, the real images are
+    replaced by a multi-step PGD attack on D's loss for them; D trains on
+    the attacked reals and the clean fakes.
+
+    The attack maximises ``model.real_attack_objective`` (the D loss on real
+    images; Rob-GAN's real/fake plus class loss), with sign steps projected
+    onto the ``eps`` ball and the image range, as the official code's
+    ``attack_Linf_PGD``.
+
+    Args:
+        eps (float): L-inf budget in gray levels. Default 4 (the official
+            0.03125 in [-1, 1] units).
+        step_size (float): Gray levels per step. Default 1 (the official
+            0.0078).
+        steps (int): Attack steps. Default 5.
+        random_start (bool): Start from a random point of the ball (the
+            official code does not).
+        attack_mode (str): ``'eval'`` (official: D in inference mode while
+            attacking) or ``'train'``.
+    """
+    key_hints = dict(
+        lambda_adv='D trains on attacked reals only; there is no loss weight',
+        variant='variant is a DAT option')
+
+    def __init__(self,
+                 eps=4.0,
+                 step_size=1.0,
+                 steps=5,
+                 random_start=False,
+                 attack_mode='eval'):
+        super().__init__(eps, attack_pass='separate')
+        check_number('adv_cfg (PGD)', 'step_size', step_size, 0.0,
+                     MAX_SIGN_EPS, low_open=True)
+        if isinstance(steps, bool) or not isinstance(steps, int) or \
+                not 1 <= steps <= 1000:
+            raise ConfigError('adv_cfg (PGD).steps must be an int in [1, '
+                              f'1000], got {steps!r}')
+        if not isinstance(random_start, bool):
+            raise ConfigError('adv_cfg (PGD).random_start must be True or '
+                              f'False, got {random_start!r}')
+        check_choice('adv_cfg (PGD)', 'attack_mode', attack_mode,
+                     ('eval', 'train'))
+        self.step_size = float(step_size)
+        self.steps = steps
+        self.random_start = random_start
+        self.attack_mode = attack_mode
+
+    def attack(self, model, images, labels):
+        """PGD adversarial examples of ``images`` for ``model``'s D."""
+        return attacks.pgd(
+            model.unwrapped_discriminator,
+            images,
+            lambda out: model.real_attack_objective(out, labels),
+            self.eps_input,
+            attacks.gray_levels(self.step_size),
+            self.steps,
+            labels=labels,
+            random_start=self.random_start,
+            mode=self.attack_mode,
+            disc_kwargs=model.attack_disc_kwargs)
+
+    def disc_step(self, step):
+        clean_real = step.batch.real
+        step.batch = step.batch.with_real(
+            self.attack(step.model, clean_real, step.batch.real_label))
+        step.backward(step.clean_losses(step.clean_forward()))
+        step.log(dict(adv_delta_real=(step.batch.real - clean_real).abs()
+                      .mean() * 127.5))
+        step.step()
