@@ -15,7 +15,7 @@ from . import compat  # noqa: E402
 
 compat.apply()
 
-from . import datasets, hooks, models  # noqa: E402,F401  (registers them)
+from . import datasets, hooks, metrics, models  # noqa: E402,F401 (registry)
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__', 'compat']

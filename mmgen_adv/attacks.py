@@ -84,8 +84,11 @@ def input_gradient(disc,
     x = images.detach().requires_grad_(True)
     with untouched(disc, mode), torch.enable_grad():
         value = objective(call_disc(disc, x, labels, disc_kwargs))
-        grad, = torch.autograd.grad(value, x)
-    return grad
+        if not value.requires_grad:  # nothing in the graph at all
+            return torch.zeros_like(images)
+        grad, = torch.autograd.grad(value, x, allow_unused=True)
+    # a locally constant D has no gradient: no direction to move in
+    return torch.zeros_like(images) if grad is None else grad
 
 
 def sign_step(images, grad, step, image_range=IMAGE_RANGE):

@@ -32,20 +32,23 @@ def swap_data(config, tmp_path, class_folder, image_folder, extra=''):
     train = cfg.data.train
     repeated = train.type == 'RepeatDataset'
     inner = train.dataset if repeated else train
-    if inner.type.startswith('mmcls'):
+    if inner.type in ('DigitsDataset', 'StackedDigitsDataset'):
+        data = ''  # bundled with scikit-learn: nothing to swap
+    elif inner.type.startswith('mmcls'):
         data = (f"type='mmcls.CustomDataset', data_prefix='{class_folder}', "
                 'pipeline=labelled_pipeline')
         extra = LABELLED_PIPELINE + extra
     else:
         data = f"imgs_root='{image_folder}'"
-    data = f'train=dict(dataset=dict({data}))' if repeated else \
-        f'train=dict({data})'
+    if data:
+        data = f', train=dict(dataset=dict({data}))' if repeated else \
+            f', train=dict({data})'
     if cfg.model.generator.type == 'StyleGANv2Generator':
         extra += ('model = dict(generator=dict(out_size=32), '
                   'discriminator=dict(in_size=32))\n')
     iters = max(cfg.train_cfg.get('disc_steps', 1), 2)
     text = (f"_base_ = ['{ROOT / config}']\n{extra}"
-            f'data = dict(samples_per_gpu=4, workers_per_gpu=0, {data})\n'
+            f'data = dict(samples_per_gpu=4, workers_per_gpu=0{data})\n'
             f'total_iters = {iters}\nlog_config = dict(interval=1)\n')
     return write_config(tmp_path / 'swapped.py', text), iters
 

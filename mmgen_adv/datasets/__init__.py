@@ -1,3 +1,4 @@
-from .digits import DigitsDataset  # noqa: F401
+from .digits import DigitsDataset
+from .stacked_digits import StackedDigitsDataset
 
-__all__ = ["DigitsDataset"]
+__all__ = ['DigitsDataset', 'StackedDigitsDataset']

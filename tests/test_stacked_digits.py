@@ -1,0 +1,119 @@
+"""Stacked digits: the dataset, the classifier metrics, the benchmark."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mmgen_adv.datasets.digits import load_digits_images, split_indices
+from mmgen_adv.datasets.stacked_digits import StackedDigitsDataset, mode_of
+from mmgen_adv.metrics import StackedDigits, load_classifier, mode_statistics
+
+from conftest import run_tool
+
+
+@pytest.fixture(scope='module')
+def metric():
+    return StackedDigits(num_images=10000, num_real=2000)
+
+
+def test_dataset_is_deterministic_and_stacks_its_digits():
+    a = StackedDigitsDataset(num_images=50, seed=3)
+    b = StackedDigitsDataset(num_images=50, seed=3)
+    c = StackedDigitsDataset(num_images=50, seed=4)
+    assert np.array_equal(a.stacks, b.stacks)
+    assert not np.array_equal(a.stacks, c.stacks)
+    images, labels = load_digits_images(32)
+    for i in range(50):
+        img = a[i]['real_img']
+        assert img.shape == (3, 32, 32)
+        for channel in range(3):
+            digit = images[a.stacks[i, channel]]
+            expected = torch.from_numpy(digit).float() / 127.5 - 1
+            assert torch.equal(img[channel], expected)
+        assert a.modes[i] == 100 * labels[a.stacks[i, 0]] + \
+            10 * labels[a.stacks[i, 1]] + labels[a.stacks[i, 2]]
+    labelled = StackedDigitsDataset(num_images=5, with_label=True,
+                                    img_key='img')
+    assert labelled[2]['gt_label'].item() == labelled.modes[2]
+
+
+def test_train_and_test_stacks_use_disjoint_digits():
+    _, labels = load_digits_images(8)
+    train = StackedDigitsDataset(num_images=3000, split='train')
+    test = StackedDigitsDataset(num_images=3000, split='test')
+    train_pool = set(split_indices(labels, 'train'))
+    test_pool = set(split_indices(labels, 'test'))
+    assert set(train.stacks.ravel()) <= train_pool
+    assert set(test.stacks.ravel()) <= test_pool
+    assert not set(train.stacks.ravel()) & set(test.stacks.ravel())
+    assert len(set(test.modes)) > 900  # the held-out digits cover the modes
+
+
+def test_classifier_is_accurate_and_cached(tmp_path):
+    net, accuracy = load_classifier()
+    assert accuracy >= 0.97
+    again, accuracy_again = load_classifier()
+    assert accuracy_again == accuracy
+    for a, b in zip(net.parameters(), again.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_modes_of_stacks_are_read_back(metric):
+    """By construction each stack's mode is known: the classifier reads it
+    back for nearly all of them."""
+    data = StackedDigitsDataset(num_images=1000, split='test', seed=7)
+    images = torch.stack([data[i]['real_img'] for i in range(len(data))])
+    modes, feats = metric.describe(images)
+    assert feats.shape == (1000, 3 * 128)
+    assert (modes.numpy() == data.modes).mean() > 0.9
+
+
+def test_held_out_real_stacks_score_ideal(metric):
+    data = StackedDigitsDataset(num_images=10000, split='test', seed=11)
+    metric.clear()
+    for start in range(0, 10000, 1000):
+        batch = torch.stack(
+            [data[i]['real_img'] for i in range(start, start + 1000)])
+        metric.feed(batch, 'fakes')
+    result = metric.summary()
+    assert result['modes'] >= 990
+    assert result['kl'] < 0.1
+    assert result['fd'] < 5.0
+    assert metric.result_str.startswith('modes ')
+
+
+def test_a_collapsed_generator_covers_one_mode(metric):
+    data = StackedDigitsDataset(num_images=1, split='test', seed=5)
+    one = data[0]['real_img']
+    metric.clear()
+    metric.feed(one.expand(10000, -1, -1, -1).clone(), 'fakes')
+    result = metric.summary()
+    assert result['modes'] == 1
+    assert result['kl'] == pytest.approx(math.log(1000), rel=1e-6)
+    assert result['fd'] > 50
+
+
+def test_mode_statistics():
+    assert mode_statistics(np.arange(1000)) == (1000, pytest.approx(0.0))
+    covered, kl = mode_statistics(np.array([5, 5, 6, 6]))
+    assert covered == 2 and kl == pytest.approx(math.log(500))
+    assert mode_of([[1, 2, 3], [9, 0, 0]]).tolist() == [123, 900]
+
+
+def test_benchmark_quick_runs_end_to_end(tmp_path):
+    result = run_tool('benchmark_quality.py', '--quick', '--work-dir',
+                      tmp_path)
+    assert '| dcgan | base |' in result.stdout
+    assert '| dcgan | dat |' in result.stdout
+    data = json.loads((tmp_path / 'results.json').read_text())
+    for name in ('dcgan base', 'dcgan dat'):
+        modes, spread = data['results'][name]['modes']
+        assert 1 <= modes <= 1000 and spread == 0.0  # one seed
+        assert [it for it, _ in data['curves'][name][0]] == [20, 40]
+    assert (tmp_path / 'metrics.png').stat().st_size > 10000
+    # a second call reuses the finished runs
+    again = run_tool('benchmark_quality.py', '--quick', '--work-dir',
+                     tmp_path)
+    assert again.stdout.count('reusing finished run') == 2
