@@ -361,23 +361,12 @@ class AdvUnconditionalGAN(AdversarialGANMixin, StaticUnconditionalGAN):
         Others: as ``StaticUnconditionalGAN``.
     """
 
-    def __init__(self,
-                 generator,
-                 discriminator,
-                 gan_loss,
-                 disc_auxiliary_loss=None,
-                 gen_auxiliary_loss=None,
-                 train_cfg=None,
-                 test_cfg=None,
-                 adv_cfg=None,
-                 num_classes=None):
+    def __init__(self, *args, adv_cfg=None, num_classes=None, **kwargs):
         if num_classes:
             raise ConfigError(
                 f'AdvUnconditionalGAN is unconditional: num_classes must be '
                 f'0 or None, got {num_classes}; use AdvConditionalGAN')
-        super().__init__(generator, discriminator, gan_loss,
-                         disc_auxiliary_loss, gen_auxiliary_loss, train_cfg,
-                         test_cfg)
+        super().__init__(*args, **kwargs)
         self._init_adversarial(adv_cfg)
 
     def _check_disc_conditioning(self):
@@ -413,19 +402,8 @@ class AdvConditionalGAN(AdversarialGANMixin, BasicConditionalGAN):
         Others: as ``BasicConditionalGAN``.
     """
 
-    def __init__(self,
-                 generator,
-                 discriminator,
-                 gan_loss,
-                 disc_auxiliary_loss=None,
-                 gen_auxiliary_loss=None,
-                 train_cfg=None,
-                 test_cfg=None,
-                 num_classes=None,
-                 adv_cfg=None):
-        super().__init__(generator, discriminator, gan_loss,
-                         disc_auxiliary_loss, gen_auxiliary_loss, train_cfg,
-                         test_cfg, num_classes)
+    def __init__(self, *args, adv_cfg=None, **kwargs):
+        super().__init__(*args, **kwargs)
         self._init_adversarial(adv_cfg)
 
     def real_batch(self, data_batch):

@@ -38,17 +38,11 @@ class RobGAN(AdvConditionalGAN):
     attack_disc_kwargs = dict(return_aux=True)
 
     def __init__(self,
-                 generator,
-                 discriminator,
-                 gan_loss,
-                 disc_auxiliary_loss=None,
-                 gen_auxiliary_loss=None,
-                 train_cfg=None,
-                 test_cfg=None,
-                 num_classes=None,
+                 *args,
                  adv_cfg=DEFAULT_ATTACK,
                  lam=0.5,
-                 fake_class_loss=False):
+                 fake_class_loss=False,
+                 **kwargs):
         check_number('model (RobGAN)', 'lam', lam, 0.0, 1.0)
         if not isinstance(fake_class_loss, bool):
             raise ConfigError('model (RobGAN).fake_class_loss must be True '
@@ -60,15 +54,13 @@ class RobGAN(AdvConditionalGAN):
                 f'None for a plain AC-GAN); got {adv_cfg!r}')
         self.lam = float(lam)
         self.fake_class_loss = fake_class_loss
-        super().__init__(generator, discriminator, gan_loss,
-                         disc_auxiliary_loss, gen_auxiliary_loss, train_cfg,
-                         test_cfg, num_classes, adv_cfg)
+        super().__init__(*args, adv_cfg=adv_cfg, **kwargs)
         classes = getattr(self.unwrapped_discriminator, 'num_aux_classes',
                           None)
-        if classes != num_classes:
+        if classes != self.num_classes:
             raise ConfigError(
                 'RobGAN needs an auxiliary-classifier discriminator with '
-                f'num_classes={num_classes} class logits '
+                f'num_classes={self.num_classes} class logits '
                 "(model.discriminator.type='ACDiscriminator'); got "
                 f'{type(self.unwrapped_discriminator).__name__}')
 

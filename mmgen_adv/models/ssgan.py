@@ -53,26 +53,17 @@ class SSGAN(AdvUnconditionalGAN):
     own_losses = True
 
     def __init__(self,
-                 generator,
-                 discriminator,
-                 gan_loss,
-                 disc_auxiliary_loss=None,
-                 gen_auxiliary_loss=None,
-                 train_cfg=None,
-                 test_cfg=None,
-                 adv_cfg=None,
-                 num_classes=None,
+                 *args,
                  disc_rotation_weight=1.0,
-                 gen_rotation_weight=0.2):
+                 gen_rotation_weight=0.2,
+                 **kwargs):
         check_number('model (SSGAN)', 'disc_rotation_weight',
                      disc_rotation_weight, 0.0)
         check_number('model (SSGAN)', 'gen_rotation_weight',
                      gen_rotation_weight, 0.0)
         self.disc_rotation_weight = float(disc_rotation_weight)
         self.gen_rotation_weight = float(gen_rotation_weight)
-        super().__init__(generator, discriminator, gan_loss,
-                         disc_auxiliary_loss, gen_auxiliary_loss, train_cfg,
-                         test_cfg, adv_cfg, num_classes)
+        super().__init__(*args, **kwargs)
         rotations = getattr(self.unwrapped_discriminator, 'num_rotations',
                             None)
         if rotations != NUM_ROTATIONS:
