@@ -15,9 +15,9 @@ data = dict(
     train=dict(num_images=10000, split='train', seed=0, **stacked),
     val=dict(num_images=64, split='test', seed=1, **stacked))
 
-total_iters = 2000
+total_iters = 1500
 log_config = dict(interval=100)
-checkpoint_config = dict(interval=1000, by_epoch=False, max_keep_ckpts=1)
+checkpoint_config = dict(interval=1500, by_epoch=False, max_keep_ckpts=1)
 custom_hooks = [
     dict(
         type='VisualizeUnconditionalSamples',
@@ -25,12 +25,12 @@ custom_hooks = [
         num_samples=64,
         nrow=8,
         padding=2,
-        interval=1000)
+        interval=1500)
 ]
 evaluation = dict(
     _delete_=True,
     type='GenerativeEvalHook',
-    interval=500,
+    interval=375,
     metrics=dict(type='StackedDigits', num_images=10000),
     sample_kwargs=dict(sample_model='orig'),
     save_best_ckpt=False)

@@ -4,7 +4,7 @@
 _base_ = ['../_base_/sngan_cifar10.py']
 
 model = dict(
-    generator=dict(base_channels=64), discriminator=dict(base_channels=64))
+    generator=dict(base_channels=32), discriminator=dict(base_channels=32))
 train_cfg = dict(real_img_key='real_img')
 
 stacked = dict(type='StackedDigitsDataset', img_size=32)
@@ -16,9 +16,9 @@ data = dict(
     val=dict(num_images=64, split='test', seed=1, **stacked),
     test=dict(num_images=64, split='test', seed=1, **stacked))
 
-total_iters = 2500  # 500 generator steps
+total_iters = 1500  # 300 generator steps
 log_config = dict(interval=100)
-checkpoint_config = dict(interval=1250, by_epoch=False, max_keep_ckpts=1)
+checkpoint_config = dict(interval=1500, by_epoch=False, max_keep_ckpts=1)
 custom_hooks = [
     dict(
         type='VisualizeUnconditionalSamples',
@@ -26,12 +26,12 @@ custom_hooks = [
         num_samples=64,
         nrow=8,
         padding=2,
-        interval=1250)
+        interval=1500)
 ]
 evaluation = dict(
     _delete_=True,
     type='GenerativeEvalHook',
-    interval=625,
+    interval=375,
     metrics=dict(type='StackedDigits', num_images=10000),
     sample_kwargs=dict(sample_model='orig'),
     save_best_ckpt=False)

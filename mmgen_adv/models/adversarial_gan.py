@@ -24,8 +24,6 @@ from ..errors import ConfigError, NonFiniteLossError
 from .builder import build_adv_regularizer
 from .regularizers import STANDARD_UPDATE
 
-IMAGE_SIDES = ('real', 'fake')
-
 
 class DiscBatch:
     """The images and labels of one discriminator update."""
@@ -340,7 +338,6 @@ class AdversarialGANMixin:
                     batch_size=batch_size,
                     **self.label_entries(None, fake_label),
                     loss_scaler=loss_scaler)
-                data.pop('gt_label', None)
                 loss, log_vars = self._parse_losses(self.gen_losses(data))
                 self.backward(loss / float(self.accumulation_steps),
                               ddp_reducer, loss_scaler)
@@ -417,4 +414,5 @@ class AdvConditionalGAN(AdversarialGANMixin, BasicConditionalGAN):
         return self.discriminator(images, label=labels)
 
     def label_entries(self, real_label, fake_label):
-        return dict(gt_label=real_label, fake_label=fake_label)
+        entries = dict(gt_label=real_label, fake_label=fake_label)
+        return {k: v for k, v in entries.items() if v is not None}

@@ -2,8 +2,8 @@
 
 A regularizer is built from a model's ``adv_cfg`` and owns the
 discriminator's update; the model (``AdvUnconditionalGAN``,
-``AdvConditionalGAN``, ``SSGAN``) owns everything else: data, fakes, the
-generator step, the optimizers. The two meet through
+``AdvConditionalGAN``, ``SSGAN``, ``RobGAN``) owns everything else: data,
+fakes, the generator step, the optimizers. The two meet through
 :class:`~mmgen_adv.models.adversarial_gan.DiscStep`.
 
 Where the attack direction is a per-sample sign of the input gradient of
@@ -66,7 +66,7 @@ STANDARD_UPDATE = StandardUpdate()
 
 
 class AdversarialRegularizer:
-    """Shared parts of ASGAN and DAT.
+    """Shared parts of the regularizers (ASGAN, DAT, PGD).
 
     Args:
         eps (float): Attack budget in 8-bit gray levels (``1.0`` is the
