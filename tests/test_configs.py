@@ -97,11 +97,16 @@ def test_config_trains_on_generated_data(config, tmp_path, class_folder,
 
 def test_dat_dist_train_two_ranks(tmp_path, class_folder, image_folder):
     """The command users type, tools/dist_train.sh CONFIG GPUS, on two CPU
-    ranks (gloo, DDP wrapper): parameters stay identical."""
+    ranks (gloo, DDP wrapper), with the eps schedule and the probe hooks:
+    parameters stay identical."""
     swapped, _ = swap_data(
         'configs/dat/sngan_cifar10.py', tmp_path, class_folder, image_folder,
         "custom_imports = dict(imports=['mmgen_adv', 'rank_dump_hook'])\n"
-        "custom_hooks = [dict(type='DumpRankStateHook')]\n")
+        "custom_hooks = [dict(type='DumpRankStateHook'), "
+        "dict(type='AdvEpsScheduleHook', start_iter=1, ramp_iters=2, "
+        'target_eps=2.0), '
+        "dict(type='DiscRobustnessProbeHook', interval=5, num_images=4, "
+        'max_steps=3)]\n')
     run_tool('dist_train.sh', swapped, 2, '--work-dir', tmp_path / 'w',
              '--no-validate', threads=1)
     ranks = [torch.load(tmp_path / 'w' / f'rank{r}_params.pth')
@@ -109,7 +114,11 @@ def test_dat_dist_train_two_ranks(tmp_path, class_folder, image_folder):
     assert ranks[0].keys() == ranks[1].keys()
     for key in ranks[0]:
         assert torch.equal(ranks[0][key], ranks[1][key]), key
-    assert all('adv_gap_fake' in r for r in read_log(tmp_path / 'w'))
+    records = read_log(tmp_path / 'w')
+    assert all('adv_gap_fake' in r for r in records)
+    assert [r['adv_eps'] for r in records][:3] == [0.0, 1.0, 2.0]
+    assert 'probe_xi_real' in records[-1]
+    assert (tmp_path / 'w' / 'robustness_probe' / 'iter_5.png').is_file()
 
 
 def test_asgan_dynamic_ddp_two_ranks(tmp_path, class_folder, image_folder):

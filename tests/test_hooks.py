@@ -110,7 +110,9 @@ def demo_config(tmp_path, name, hooks, adv_cfg="dict(type='ASGAN', eps=2.0)"):
         'generator=dict(base_channels=32), '
         'discriminator=dict(base_channels=16))\n'
         'data = dict(samples_per_gpu=8)\n'
-        'total_iters = 6\nlog_config = dict(interval=1)\n'
+        'total_iters = 6\n'
+        "log_config = dict(interval=1, hooks=[dict(type='TextLoggerHook'), "
+        "dict(type='TensorboardLoggerHook')])\n"
         'checkpoint_config = dict(interval=3)\n'
         f'custom_hooks = {hooks}\n')
 
@@ -236,6 +238,13 @@ def test_probe_outputs_and_no_effect_on_training(tmp_path):
     data = json.loads((out / 'iter_6.json').read_text())
     assert len(data['xi_real_per_image']) == 6
     assert sum(data['grad_histogram']['counts']) == 6 * 3 * 32 * 32
+    # and TensorBoard: the scalars and the gradient histogram
+    from tensorboard.backend.event_processing.event_accumulator import \
+        EventAccumulator
+    events = EventAccumulator(str(next((tmp_path / 'p').rglob('tf_logs'))))
+    events.Reload()
+    assert 'train/probe_xi_fake' in events.Tags()['scalars']
+    assert 'probe/input_gradient' in events.Tags()['histograms']
 
 
 # -- plot_log -------------------------------------------------------------

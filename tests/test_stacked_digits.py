@@ -10,7 +10,7 @@ from mmgen_adv.datasets.digits import load_digits_images, split_indices
 from mmgen_adv.datasets.stacked_digits import StackedDigitsDataset, mode_of
 from mmgen_adv.metrics import StackedDigits, load_classifier, mode_statistics
 
-from conftest import run_tool
+from conftest import ROOT, run_tool
 
 
 @pytest.fixture(scope='module')
@@ -117,3 +117,18 @@ def test_benchmark_quick_runs_end_to_end(tmp_path):
     again = run_tool('benchmark_quality.py', '--quick', '--work-dir',
                      tmp_path)
     assert again.stdout.count('reusing finished run') == 2
+
+
+def test_evaluation_tool_computes_the_metrics(tmp_path):
+    config = str(ROOT / 'configs/stacked_digits/dcgan.py')
+    options = ['--cfg-options', 'total_iters=2', 'data.samples_per_gpu=8']
+    run_tool('train.py', config, '--work-dir', tmp_path, '--no-validate',
+             *options)
+    ckpt = tmp_path / 'ckpt' / tmp_path.name / 'latest.pth'
+    run_tool('evaluation.py', config, ckpt, '--eval', 'stacked_digits',
+             '--num-samples', 500, '--batch-size', 100)
+    results = json.loads((tmp_path / 'ckpt' / tmp_path.name /
+                          'latest_eval.json').read_text())
+    metrics = results['metrics']['StackedDigits']
+    assert 1 <= metrics['modes'] <= 500 and metrics['fd'] > 0
+    assert 0 <= metrics['kl'] <= math.log(1000) + 1e-6

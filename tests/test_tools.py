@@ -239,6 +239,22 @@ def test_evaluation_without_inception_is_one_line(dcgan_run):
         "'inception-2015-12-05.pt' (the StyleGAN TorchScript Inception)")
 
 
+def test_toolbox_tool_refuses_local_rank_dash():
+    """Why the alias is needed: the toolbox's own train.py, as launched by
+    ``torch.distributed.launch`` on PyTorch 2, stops at argument parsing."""
+    code = ('import mmgen_adv, mmgen, runpy, sys, os.path as osp; '
+            "sys.argv = ['train.py', 'c.py', '--local-rank=1']; "
+            "runpy.run_path(osp.join(osp.dirname(mmgen.__file__), '.mim', "
+            "'tools', 'train.py'), run_name='__main__')")
+    import subprocess
+    import sys
+    from conftest import tool_env
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                            text=True, env=tool_env(), timeout=300)
+    assert result.returncode == 2
+    assert 'unrecognized arguments: --local-rank=1' in result.stderr
+
+
 def test_local_rank_spellings():
     import importlib.util
     spec = importlib.util.spec_from_file_location('train_tool',
@@ -310,3 +326,43 @@ def test_non_finite_loss_stops_training_and_keeps_checkpoints(
                if v.is_floating_point())
     log = next(work_dir.glob('*.log')).read_text()
     assert 'non-finite loss at iteration 3' in log
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='needs a CPU host')
+def test_toolbox_distributed_training_needs_the_cpu_fix(tmp_path,
+                                                       image_folder):
+    """mmgen's train_model on a gloo group without CUDA: fails as shipped,
+    trains once enable_cpu_process_group() has run."""
+    config = dcgan_config(tmp_path, image_folder, 'total_iters = 1\n'
+                          'model = dict(generator=dict(base_channels=64))\n')
+    code = f'''
+import sys, torch.distributed as dist
+import mmgen_adv
+from mmgen_adv import compat
+from mmgen_adv.config import load_config
+from mmgen.apis import train_model
+from mmgen.datasets import build_dataset
+from mmgen.models import build_model
+dist.init_process_group('gloo', init_method='tcp://127.0.0.1:29477',
+                        rank=0, world_size=1)
+cfg = load_config({config!r})
+cfg.work_dir, cfg.gpu_ids, cfg.seed = {str(tmp_path / 'w')!r}, [0], 0
+model = build_model(cfg.model, train_cfg=cfg.train_cfg)
+data = [build_dataset(cfg.data.train)]
+try:
+    train_model(model, data, cfg, distributed=True)
+except RuntimeError as err:
+    print('as shipped:', err)
+compat.enable_cpu_process_group()
+model = build_model(cfg.model, train_cfg=cfg.train_cfg)
+train_model(model, data, cfg, distributed=True)
+print('trained')
+'''
+    import subprocess
+    import sys
+    from conftest import tool_env
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                            text=True, env=tool_env(), timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'as shipped: Found no NVIDIA driver' in result.stdout
+    assert result.stdout.strip().endswith('trained')

@@ -182,9 +182,10 @@ class DiscRobustnessProbeHook(Hook):
         if self.real_labels is not None:
             self.real_labels = self.real_labels.view(-1).long()
         model = unwrap_model(runner)
+        generator = attacks.unwrap(model.generator)
         gen = torch.Generator().manual_seed(self.seed)
-        noise_size = getattr(model.generator, 'noise_size', None) or \
-            getattr(model.generator, 'style_channels')
+        noise_size = getattr(generator, 'noise_size', None) or \
+            getattr(generator, 'style_channels')
         self.noise = torch.randn(self.reals.shape[0], noise_size,
                                  generator=gen)
         num_classes = getattr(model, 'num_classes', None) or 0
