@@ -82,6 +82,8 @@ def test_held_out_real_stacks_score_ideal(metric):
     assert result['kl'] < 0.1
     assert result['fd'] < 5.0
     assert metric.result_str.startswith('modes ')
+    # the classifier's own quality is reported beside its verdicts
+    assert f'{metric.classifier_accuracy:.1%} held-out' in metric.result_str
 
 
 def test_a_collapsed_generator_covers_one_mode(metric):

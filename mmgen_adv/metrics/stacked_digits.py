@@ -119,8 +119,9 @@ class StackedDigits(Metric):
             feats.mean(0), np.cov(feats, rowvar=False), self.real_mean,
             self.real_cov)
         self._result_dict = dict(modes=covered, kl=kl, fd=float(fd))
-        self._result_str = (f'modes {covered}/{NUM_MODES}, KL {kl:.3f}, '
-                            f'FD {fd:.2f}')
+        self._result_str = (
+            f'modes {covered}/{NUM_MODES}, KL {kl:.3f}, FD {fd:.2f} (digit '
+            f'classifier: {self.classifier_accuracy:.1%} held-out accuracy)')
         return self._result_dict
 
     def clear_fake_data(self):
