@@ -180,6 +180,8 @@ def plot(runs, path):
         ax.set_title(title)
         ax.set_xlabel('iteration')
         ax.grid(alpha=0.3)
+    # the first evaluations' FD dwarfs the later differences
+    axes[2].set_yscale('log')
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
