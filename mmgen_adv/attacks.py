@@ -43,8 +43,8 @@ def call_disc(disc, images, labels=None, disc_kwargs=None):
 def untouched(disc, mode='train'):
     """Run ``disc`` and restore every buffer and module mode afterwards.
 
-    ``mode='train'`` keeps the current (training) behaviour, e.g. BatchNorm
-    on batch statistics; ``'eval'`` attacks the inference-mode network, as
+    ``mode='train'`` runs the modules in the mode they are in (during
+    training: BatchNorm on batch statistics); ``'eval'`` attacks the inference-mode network, as
     Rob-GAN's attacker does. Either way, running statistics and
     spectral-norm ``u``/``v`` vectors updated by the forward are put back.
     """
@@ -91,9 +91,15 @@ def input_gradient(disc,
     return torch.zeros_like(images) if grad is None else grad
 
 
+def finite(grad):
+    """``grad`` with NaNs as 0: an fp16 backward that overflowed (the loss
+    scaler then skips the update) must not turn the images into NaN."""
+    return torch.nan_to_num(grad, nan=0.0)
+
+
 def sign_step(images, grad, step, image_range=IMAGE_RANGE):
     """``images + step * sign(grad)``, clamped to the image range."""
-    return (images + step * grad.sign()).clamp(*image_range).detach()
+    return (images + step * finite(grad).sign()).clamp(*image_range).detach()
 
 
 def project(images, adv_images, eps, image_range=IMAGE_RANGE):
@@ -112,7 +118,8 @@ def dat_step(images, grad, eps, variant='paper', image_range=IMAGE_RANGE):
     if variant == 'paper':
         return sign_step(images, -grad, eps, image_range)
     if variant == 'reference':
-        return (images - grad.clamp(-eps, eps)).clamp(*image_range).detach()
+        return (images - finite(grad).clamp(-eps, eps)).clamp(
+            *image_range).detach()
     raise ValueError(f'variant must be one of {DAT_VARIANTS}, got '
                      f'{variant!r}')
 

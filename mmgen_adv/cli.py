@@ -39,3 +39,16 @@ def one_line_errors(main):
             sys.exit(2)
 
     return wrapper
+
+
+def load_model_checkpoint(model, path):
+    """Load ``path`` into ``model`` strictly: a checkpoint of another model
+    (no class head, other channels) is refused, not half loaded."""
+    from mmcv.runner import load_checkpoint
+    try:
+        load_checkpoint(model, path, map_location='cpu', strict=True)
+    except RuntimeError as err:
+        detail = str(err).strip().splitlines()
+        raise UserInputError(
+            f"checkpoint '{path}' does not fit the config's model: "
+            f"{' '.join(line.strip() for line in detail[:3])}") from None

@@ -41,25 +41,28 @@ def pgd_on_classes(disc, images, labels, eps, steps, mode='eval'):
         disc_kwargs=dict(return_aux=True))
 
 
+def on_device(batches, module):
+    """``batches`` of ``(images, labels)`` moved to ``module``'s device."""
+    device = next(module.parameters()).device
+    for images, labels in batches:
+        yield images.to(device), labels.to(device)
+
+
 def accuracy_under_attack(disc, batches, eps_grid=OFFICIAL_EPS_GRID,
                           steps=20):
     """Class-head accuracy on ``batches`` of ``(images, labels)`` under
     PGD-``steps`` at each budget of ``eps_grid`` (gray levels)."""
     disc = attacks.unwrap(disc)
-    was_training = disc.training
-    disc.eval()
     correct = {eps: 0 for eps in eps_grid}
     total = 0
-    try:
-        for images, labels in batches:
+    with attacks.untouched(disc, 'eval'):
+        for images, labels in on_device(batches, disc):
             total += labels.numel()
             for eps in eps_grid:
                 adv = pgd_on_classes(disc, images, labels, eps, steps, 'eval')
                 with torch.no_grad():
                     pred = class_logits(disc, adv).argmax(dim=1)
                 correct[eps] += (pred == labels).sum().item()
-    finally:
-        disc.train(was_training)
     return {eps: correct[eps] / max(total, 1) for eps in eps_grid}
 
 
@@ -90,10 +93,11 @@ def adversarial_finetune(disc,
         log (callable, optional): Called with a dict every ``log_interval``.
 
     Returns:
-        dict: The last logged values.
+        dict: The last logged values (empty without ``log``).
     """
     optimizer = torch.optim.Adam(disc.parameters(), lr=lr)
     disc.train()
+    batches = on_device(batches, disc)
     stats = {}
     for it in range(iterations):
         images, labels = next(batches)

@@ -98,7 +98,12 @@ def assert_same_params(a, b, exact=True):
 
 
 # -- same updates as the toolbox without (effective) adversarial training --
-@pytest.mark.parametrize('adv_cfg', [None, dict(type='DAT', lambda_adv=0)])
+@pytest.mark.parametrize('adv_cfg', [
+    None,
+    dict(type='DAT', lambda_adv=0),
+    dict(type='DAT', eps=0, variant='reference'),
+    dict(type='ASGAN', eps=0),
+])
 @pytest.mark.parametrize('train_cfg', [None, dict(disc_steps=2)])
 def test_unconditional_matches_the_toolbox(adv_cfg, train_cfg):
     base = build(dcgan(model_type='StaticUnconditionalGAN',
@@ -112,7 +117,11 @@ def test_unconditional_matches_the_toolbox(adv_cfg, train_cfg):
         [o['log_vars'] for o in out_adv]
 
 
-@pytest.mark.parametrize('adv_cfg', [None, dict(type='DAT', lambda_adv=0)])
+@pytest.mark.parametrize('adv_cfg', [
+    None,
+    dict(type='DAT', lambda_adv=0),
+    dict(type='ASGAN', eps=0.0, update='joint', perturb_fake=True),
+])
 def test_conditional_matches_the_toolbox(adv_cfg):
     train_cfg = dict(disc_steps=2, gen_steps=2, batch_accumulation_steps=2)
     base = build(sngan(model_type='BasicConditionalGAN', num_classes=10,
@@ -351,6 +360,10 @@ def test_non_finite_loss_stops_before_the_update():
     (dict(type='ASGAN', eps=-1.0), r'adv_cfg \(ASGAN\).eps must be in '
      r'\[0.0, 64.0\], got -1.0'),
     (dict(type='ASGAN', eps=100), r'eps must be in \[0.0, 64.0\], got 100'),
+    (dict(type='DAT', eps=100), r'adv_cfg \(DAT\).eps must be in '
+     r'\[0.0, 64.0\], got 100'),
+    (dict(type='DAT', eps=300, variant='reference'), r'adv_cfg \(DAT\).eps '
+     r'must be in \[0.0, 255.0\], got 300'),
     (dict(type='DAT', eps=float('nan')), 'eps must be a finite number'),
     (dict(type='DAT', eps='1'), 'eps must be a finite number'),
     (dict(type='ASGAN', update='twice'), r"update must be one of "

@@ -161,6 +161,22 @@ def test_pgd_random_start_is_inside_the_ball():
     assert delta.std() > 0
 
 
+@pytest.mark.parametrize('variant', ['sign', 'paper', 'reference'])
+def test_nan_gradient_entries_do_not_move_the_image(variant):
+    """An fp16 backward that overflowed can leave NaNs in x.grad (the loss
+    scaler then skips the update); the images must stay finite."""
+    x = torch.zeros(2, 3, 4, 4)
+    grad = torch.ones_like(x)
+    grad[0, 0] = float('nan')
+    if variant == 'sign':
+        adv = attacks.sign_step(x, grad, 0.1)
+    else:
+        adv = attacks.dat_step(x, -grad, 0.1, variant)
+    assert torch.isfinite(adv).all()
+    assert torch.equal(adv[0, 0], x[0, 0])
+    assert torch.allclose(adv[1], torch.full_like(adv[1], 0.1))
+
+
 def test_gaussian_direction_has_full_size_and_ignores_disc():
     x = images()
     adv = attacks.gaussian_direction(x, EPS,

@@ -84,6 +84,28 @@ def test_bad_schedule_is_refused(kwargs, message):
         AdvEpsScheduleHook(**kwargs)
 
 
+@pytest.mark.parametrize('adv_cfg, refused', [
+    (dict(type='DAT', variant='paper'), True),  # sign steps: at most 64
+    (dict(type='DAT', variant='reference'), False),  # a clamp: up to 255
+])
+def test_schedule_target_within_the_regularizers_limit(adv_cfg, refused):
+    model = build_model(dict(
+        type='AdvUnconditionalGAN',
+        generator=dict(type='DCGANGenerator', output_scale=16,
+                       base_channels=16),
+        discriminator=dict(type='DCGANDiscriminator', input_scale=16,
+                           output_scale=4, out_channels=1),
+        gan_loss=dict(type='GANLoss', gan_type='vanilla'),
+        adv_cfg=adv_cfg))
+    hook = AdvEpsScheduleHook(target_eps=100.0)
+    if refused:
+        with pytest.raises(ConfigError, match=r'target_eps=100.0 is above '
+                           r'what DAT accepts \(64.0\)'):
+            hook.before_run(fake_runner(model))
+    else:
+        hook.before_run(fake_runner(model))
+
+
 def test_schedule_needs_adv_training():
     model = build_model(dict(
         type='StaticUnconditionalGAN',
@@ -124,9 +146,13 @@ def test_schedule_through_training_and_resume(tmp_path):
     records = read_json_log(tmp_path / 'a')
     eps = [r['adv_eps'] for r in records]
     assert eps == pytest.approx([0, 0, 2 / 3, 4 / 3, 2, 2], abs=1e-4)
-    # the attack really used it: |delta| is eps where the range allows
+    # at eps 0 the base model's update, without an attack; then the attack
+    # really uses the scheduled eps: |delta| is eps where the range allows
     for r in records:
-        assert r['adv_delta_real'] <= r['adv_eps'] + 1e-4
+        if r['adv_eps'] == 0:
+            assert 'loss_disc_adv_real' not in r and 'adv_delta_real' not in r
+        else:
+            assert 0 < r['adv_delta_real'] <= r['adv_eps'] + 1e-4
     assert records[-1]['adv_delta_real'] > 1.0
     run_tool('train.py', config, '--work-dir', tmp_path / 'b',
              '--resume-from', tmp_path / 'a/ckpt/a/iter_3.pth')

@@ -89,3 +89,15 @@ def test_finetune_refuses_bad_input(tmp_path, gan_checkpoint):
                       '--out-dir', tmp_path, check=False)
     assert result.returncode == 2
     assert "--checkpoint takes NAME=PATH, got 'x.pth'" in result.stderr
+    # a checkpoint of another network (16 channels; the config says 32) is
+    # refused, not half loaded
+    for tool, args in (('robust_eval.py', ['--checkpoint',
+                                           f'gan={gan_checkpoint}',
+                                           '--out-dir', tmp_path / 'e']),
+                       ('robgan_finetune.py', [gan_checkpoint, '--work-dir',
+                                               tmp_path / 'f'])):
+        result = run_tool(tool, CONFIG, *args, check=False)
+        assert result.returncode == 2, result.stderr
+        assert f"checkpoint '{gan_checkpoint}' does not fit the config's " \
+            'model: ' in result.stderr.splitlines()[-1]
+        assert not (tmp_path / 'f' / 'finetuned.pth').exists()

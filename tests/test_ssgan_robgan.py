@@ -72,7 +72,11 @@ def test_rotations_are_labelled_right_and_invertible():
         assert torch.equal(rotated[i], expected)
         back = torch.rot90(rotated[i], -int(k[i]), dims=(1, 2))
         assert torch.equal(back, x[i])
-    assert rotate_quarters(images(5))[1].tolist() == [0, 0, 1, 2, 3]
+    odd = images(5)  # uneven quarters
+    rotated, k = rotate_quarters(odd)
+    assert k.tolist() == [0, 0, 1, 2, 3]
+    for i in range(5):
+        assert torch.equal(rotated[i], torch.rot90(odd[i], int(k[i]), (1, 2)))
 
 
 # -- heads --------------------------------------------------------------------
@@ -91,6 +95,19 @@ def test_ssgan_discriminator_heads():
     assert torch.equal(disc(x), logit)
     assert torch.allclose(plain(x), logit)
     assert hasattr(disc.aux_head, 'weight_orig')  # spectral norm
+
+
+@pytest.mark.parametrize('head', [
+    dict(type='SSGANDiscriminator'),
+    dict(type='ACDiscriminator', num_classes=7),
+])
+def test_pretrained_weights_include_the_second_head(tmp_path, head):
+    cfg = dict(input_scale=32, base_channels=16, **head)
+    trained = build_module(cfg)
+    torch.save(dict(state_dict=trained.state_dict()), tmp_path / 'd.pth')
+    loaded = build_module(dict(cfg, pretrained=str(tmp_path / 'd.pth')))
+    for key, value in trained.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
 
 
 def test_ac_discriminator_heads_ignore_labels():

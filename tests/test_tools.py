@@ -8,7 +8,7 @@ import mmcv
 import pytest
 import torch
 
-from conftest import ROOT, run_tool, write_config
+from conftest import ROOT, run_tool, write_config, write_digit_pngs
 from inception_standin import save_standin
 
 IMPORTS = "custom_imports = dict(imports=['mmgen_adv'], " \
@@ -118,7 +118,7 @@ def test_toolbox_sngan_proj_config_trains(tmp_path, class_folder):
     assert state['discriminator.proj_y.weight_orig'].shape == (10, 128)
 
 
-def test_toolbox_stylegan2_config_trains(tmp_path, image_folder):
+def test_toolbox_stylegan2_config_trains(tmp_path):
     """Exercises the ADA stand-in and the float betas fix in a real run."""
     config = write_config(
         tmp_path / 'sg2.py',
@@ -129,7 +129,6 @@ def test_toolbox_stylegan2_config_trains(tmp_path, image_folder):
         'data = dict(samples_per_gpu=2, workers_per_gpu=0, '
         f"train=dict(dataset=dict(imgs_root='{tmp_path}')))\n"
         'total_iters = 2\nlog_config = dict(interval=1)\n')
-    from conftest import write_digit_pngs
     write_digit_pngs(tmp_path / 'imgs', 4, img_size=16)
     work_dir = str(tmp_path / 'work')
     run_tool('train.py', config, '--work-dir', work_dir, '--no-validate')

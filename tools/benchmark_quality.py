@@ -70,8 +70,12 @@ def parse_args(argv=None):
     if args.quick:
         args.arch, args.methods, args.seeds = 'dcgan', ['base', 'dat'], [0]
         args.iters, args.evals, args.num_images = 40, 2, 1000
-    if args.evals < 1 or args.iters < args.evals:
-        raise UserInputError('--evals must be >= 1 and --iters >= --evals')
+    if args.evals < 1 or args.iters % args.evals:
+        # the last evaluation must fall on the last iteration: it is the
+        # result, and how a finished run is recognised
+        raise UserInputError(
+            f'--evals must be >= 1 and divide --iters; got --iters '
+            f'{args.iters}, --evals {args.evals}')
     return args
 
 
@@ -122,6 +126,9 @@ def train(args, arch, method, seed):
     if result.returncode != 0:
         raise RuntimeError(f'{work.name} failed:\n{result.stderr[-3000:]}')
     done = evaluations(work)
+    if not done or done[-1][0] != iters:
+        raise RuntimeError(f'{work.name}: no evaluation at iteration {iters} '
+                           f'in its log')
     final = done[-1][1]
     print(f'{work.name}: {time.time() - start:.0f}s, modes '
           f"{final['modes']}, KL {final['kl']:.3f}, FD {final['fd']:.2f}",

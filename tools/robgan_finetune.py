@@ -20,12 +20,12 @@ import mmgen_adv  # noqa: F401  (first: makes mmgen importable)
 import mmcv
 import torch
 from mmcv import DictAction
-from mmcv.runner import load_checkpoint, save_checkpoint
+from mmcv.runner import save_checkpoint
 from mmgen.apis import set_random_seed
 from mmgen.datasets import build_dataset
 from mmgen.models import build_model
 
-from mmgen_adv.cli import one_line_errors
+from mmgen_adv.cli import load_model_checkpoint, one_line_errors
 from mmgen_adv.config import check_dataset_paths, load_config
 from mmgen_adv.errors import UserInputError
 from mmgen_adv.robust import adversarial_finetune, labelled_batches
@@ -87,7 +87,8 @@ def main(argv=None):
             f"(ACDiscriminator); {args.config} has "
             f'{type(model.discriminator).__name__}')
     if args.checkpoint:
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
+        load_model_checkpoint(model, args.checkpoint)
+    model.to('cuda' if torch.cuda.is_available() else 'cpu')
     generator = None if args.from_scratch else model.generator
     if generator is not None:
         generator.eval()

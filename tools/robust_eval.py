@@ -17,12 +17,12 @@ import os.path as osp
 
 import mmgen_adv  # noqa: F401  (first: makes mmgen importable)
 import mmcv
+import torch
 from mmcv import DictAction
-from mmcv.runner import load_checkpoint
 from mmgen.datasets import build_dataset
 from mmgen.models import build_model
 
-from mmgen_adv.cli import one_line_errors
+from mmgen_adv.cli import load_model_checkpoint, one_line_errors
 from mmgen_adv.config import check_dataset_paths, load_config
 from mmgen_adv.errors import UserInputError
 from mmgen_adv.robust import (OFFICIAL_EPS_GRID, accuracy_under_attack,
@@ -102,6 +102,7 @@ def main(argv=None):
     check_dataset_paths(data_cfg, f'data.{args.split}')
     dataset = build_dataset(data_cfg, dict(test_mode=True))
 
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
     results = {}
     for name, path in checkpoints.items():
         model = build_model(
@@ -110,7 +111,8 @@ def main(argv=None):
             raise UserInputError(
                 'robust accuracy needs a discriminator with a class head '
                 f'(ACDiscriminator), not {type(model.discriminator).__name__}')
-        load_checkpoint(model, path, map_location='cpu')
+        load_model_checkpoint(model, path)
+        model.to(device)
         batches = labelled_batches(
             dataset,
             args.batch_size,

@@ -26,7 +26,8 @@ class AdvEpsScheduleHook(Hook):
     ``adv_eps`` (gray levels).
 
     Args:
-        start_iter (int): Iterations with ``eps = 0``.
+        start_iter (int): Iterations with ``eps = 0`` (the base model's
+            update).
         ramp_iters (int): Iterations from 0 to the target (0: a step).
         target_eps (float | None): Gray levels; ``None`` takes the model's
             ``adv_cfg.eps``.

@@ -206,7 +206,7 @@ class DiscRobustnessProbeHook(Hook):
                 label=self.fake_labels.to(device))
             fakes = gen(self.noise.to(device), num_batches=len(reals),
                         **kwargs)
-        labels = self._real_labels(runner, model, device)
+        labels = self._real_labels(model, device)
         fake_labels = None if self.fake_labels is None else \
             self.fake_labels.to(device)
         with _RandomState():
@@ -231,7 +231,7 @@ class DiscRobustnessProbeHook(Hook):
         runner.log_buffer.update(scalars)
         self._write(runner, scalars, grad, xi_real, xi_fake, reals)
 
-    def _real_labels(self, runner, model, device):
+    def _real_labels(self, model, device):
         if not getattr(model, 'num_classes', None):
             return None
         if self.real_labels is None:

@@ -112,7 +112,7 @@ class DiscStep:
             self.model.backward(loss, self.ddp_reducer, self.loss_scaler)
 
     def log(self, values):
-        """Add non-loss values (tensors or numbers) to the next step's log."""
+        """Add non-loss scalar tensors to the next step's log."""
         assert not any('loss' in k for k in values), 'log losses via backward'
         self._pending.update(values)
 

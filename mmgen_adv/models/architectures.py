@@ -1,8 +1,8 @@
 """Discriminators with a second head on the toolbox's SNGAN ResNet.
 
 Both reuse ``ProjDiscriminator`` whole (blocks, spectral norm, its
-initialisations) and add a spectral-norm linear head on the pooled features
-that its ``decision`` layer reads. ``forward`` returns the real/fake logit
+initialisations) and add a spectral-norm linear head (Xavier-uniform, zero
+bias) on the pooled features that its ``decision`` layer reads. ``forward`` returns the real/fake logit
 as the toolbox's discriminators do, so every toolbox code path (losses,
 gradient penalty, R1, attacks, evaluation) works unchanged;
 ``return_aux=True`` also returns the second head's logits.
@@ -21,7 +21,8 @@ class AuxHeadDiscriminator(ProjDiscriminator):
         Others: as ``ProjDiscriminator``.
     """
 
-    def __init__(self, input_scale, aux_classes, *args, **kwargs):
+    def __init__(self, input_scale, aux_classes, *args, pretrained=None,
+                 **kwargs):
         super().__init__(input_scale, *args, **kwargs)
         features = self.decision.in_features
         self.aux_head = nn.Linear(features, aux_classes)
@@ -29,6 +30,8 @@ class AuxHeadDiscriminator(ProjDiscriminator):
         nn.init.zeros_(self.aux_head.bias)
         if kwargs.get('with_spectral_norm', True):
             self.aux_head = spectral_norm(self.aux_head)
+        if pretrained is not None:  # the weights hold a head too
+            self.init_weights(pretrained)
 
     def forward(self, x, label=None, return_aux=False):
         if not return_aux:

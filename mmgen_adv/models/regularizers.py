@@ -111,6 +111,17 @@ class AdversarialRegularizer:
                     'predictions']
         return []
 
+    def disc_step(self, step):
+        if self.eps == 0:
+            # nothing to perturb (e.g. an eps schedule's warm-up): train as
+            # the base model does, without paying for an attack
+            STANDARD_UPDATE.disc_step(step)
+        else:
+            self.adversarial_disc_step(step)
+
+    def adversarial_disc_step(self, step):
+        raise NotImplementedError
+
     # -- logging helpers --------------------------------------------------
     @staticmethod
     def attack_stats(name, clean, adv, pred, pred_adv):
@@ -175,7 +186,7 @@ class ASGAN(AdversarialRegularizer):
                 'combined with batch_accumulation_steps='
                 f"{model.accumulation_steps}; use update='joint'")
 
-    def disc_step(self, step):
+    def adversarial_disc_step(self, step):
         with_grad = self.direction == 'grad'
         clean = step.clean_forward(
             grad_real=with_grad, grad_fake=with_grad and self.perturb_fake)
@@ -246,7 +257,6 @@ class DAT(AdversarialRegularizer):
             standard backward gives the paper variant's direction exactly
             when D treats samples independently and ``lambda_clean > 0``.
     """
-    max_eps = 255.0
     key_hints = dict(
         update="update is an ASGAN option; DAT always takes one step",
         direction='direction is an ASGAN option',
@@ -262,8 +272,9 @@ class DAT(AdversarialRegularizer):
                      attacks.DAT_VARIANTS)
         paper = variant == 'paper'
         eps = (1.0 if paper else 127.5) if eps is None else eps
-        if paper:
-            check_number('adv_cfg (DAT)', 'eps', eps, 0.0, MAX_SIGN_EPS)
+        # a sign step is as large as eps everywhere; the reference clamp
+        # only bounds a gradient step (the official code's is 127.5)
+        self.max_eps = MAX_SIGN_EPS if paper else 255.0
         super().__init__(eps, attack_pass)
         lambda_clean = (1.0 if paper else 0.0) if lambda_clean is None \
             else lambda_clean
@@ -295,7 +306,7 @@ class DAT(AdversarialRegularizer):
             return per_sample_gan_loss(step.model.gan_loss, pred, as_real)
         return per_sample_output(pred)
 
-    def disc_step(self, step):
+    def adversarial_disc_step(self, step):
         attack = self.lambda_adv > 0
         clean = step.clean_forward(grad_real=attack, grad_fake=attack)
         clean_losses = step.clean_losses(clean, gan_weight=self.lambda_clean)
@@ -353,7 +364,9 @@ class DAT(AdversarialRegularizer):
 class PGD(AdversarialRegularizer):
     """Rob-GAN's attacker: before every D update, the real images are
     replaced by a multi-step PGD attack on D's loss for them; D trains on
-    the attacked reals and the clean fakes.
+    the attacked reals and the clean fakes. Every term of the D loss that
+    reads real images (Rob-GAN's class loss, a gradient penalty, SSGAN's
+    rotation loss) sees the attacked ones.
 
     The attack maximises ``model.real_attack_objective`` (the D loss on real
     images; Rob-GAN's real/fake plus class loss), with sign steps projected
@@ -412,7 +425,7 @@ class PGD(AdversarialRegularizer):
             mode=self.attack_mode,
             disc_kwargs=model.attack_disc_kwargs)
 
-    def disc_step(self, step):
+    def adversarial_disc_step(self, step):
         clean_real = step.batch.real
         step.batch = step.batch.with_real(
             self.attack(step.model, clean_real, step.batch.real_label))
