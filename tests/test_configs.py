@@ -27,7 +27,8 @@ labelled_pipeline = [
 
 def swap_data(config, tmp_path, class_folder, image_folder, extra=''):
     """A config that inherits ``config`` with only the data (and, for
-    StyleGAN2 at 256px, the resolution) made tiny."""
+    StyleGAN2 at 256px, the resolution) made tiny, and an eps schedule's
+    warm-up cut to one iteration."""
     cfg = load_config(str(ROOT / config))
     train = cfg.data.train
     repeated = train.type == 'RepeatDataset'
@@ -46,6 +47,12 @@ def swap_data(config, tmp_path, class_folder, image_folder, extra=''):
     if cfg.model.generator.type == 'StyleGANv2Generator':
         extra += ('model = dict(generator=dict(out_size=32), '
                   'discriminator=dict(in_size=32))\n')
+    hooks = [dict(h) for h in cfg.get('custom_hooks', [])]
+    for hook in hooks:
+        if hook['type'] == 'AdvEpsScheduleHook':  # warm-up: the first iter
+            hook.update(start_iter=1, ramp_iters=0)
+    if hooks:  # before the caller's settings, which may replace them
+        extra = f'custom_hooks = {hooks!r}\n' + extra
     iters = max(cfg.train_cfg.get('disc_steps', 1), 2)
     text = (f"_base_ = ['{ROOT / config}']\n{extra}"
             f'data = dict(samples_per_gpu=4, workers_per_gpu=0{data})\n'
@@ -89,7 +96,11 @@ def test_config_trains_on_generated_data(config, tmp_path, class_folder,
     logged = ['adv_delta_real'] if adv and adv['type'] == 'PGD' else \
         ['loss_disc_adv_real', 'adv_delta_real', 'adv_gap_real']
     if adv:
-        assert all(key in r for r in records for key in logged)
+        # an eps schedule's warm-up (eps 0) is the base update
+        attacked = [r for r in records if r.get('adv_eps', 1) > 0]
+        assert attacked and all(key in r for r in attacked for key in logged)
+        assert not any(key in r for r in records if r not in attacked
+                       for key in logged)
         text = next(work_dir.glob('*.log')).read_text()
         assert all(key in text for key in logged)
     assert 'loss_disc_fake_g' in records[-1]  # the generator was updated

@@ -13,6 +13,7 @@ import time
 import mmgen_adv  # noqa: F401  (first: makes mmgen importable)
 import mmcv
 import torch
+from mmcls.utils import setup_multi_processes
 from mmcv import DictAction
 from mmcv.runner import get_dist_info
 from mmgen import __version__ as mmgen_version
@@ -87,6 +88,9 @@ def add_iteration_seed_hook(cfg, seed, rank_shift):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
+    # the toolbox's start method and thread caps for data workers (mmgen's
+    # own script defines the same function as mmcls's)
+    setup_multi_processes(cfg)
     runtime_added = add_missing_runtime(cfg)
     if cfg.get('cudnn_benchmark', False):
         torch.backends.cudnn.benchmark = True
