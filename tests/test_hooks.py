@@ -42,6 +42,17 @@ def test_cosine_and_step_schedules():
     assert [step.eps_at(i) for i in range(5)] == [0, 0, 0, 1.0, 1.0]
 
 
+def tiny_dcgan(type='AdvUnconditionalGAN', **kwargs):
+    return build_model(dict(
+        type=type,
+        generator=dict(type='DCGANGenerator', output_scale=16,
+                       base_channels=16),
+        discriminator=dict(type='DCGANDiscriminator', input_scale=16,
+                           output_scale=4, out_channels=1),
+        gan_loss=dict(type='GANLoss', gan_type='vanilla'),
+        **kwargs))
+
+
 def fake_runner(model, iteration=0):
     logged = {}
     return SimpleNamespace(
@@ -50,14 +61,7 @@ def fake_runner(model, iteration=0):
 
 
 def test_schedule_drives_the_regularizer():
-    model = build_model(dict(
-        type='AdvUnconditionalGAN',
-        generator=dict(type='DCGANGenerator', output_scale=16,
-                       base_channels=16),
-        discriminator=dict(type='DCGANDiscriminator', input_scale=16,
-                           output_scale=4, out_channels=1),
-        gan_loss=dict(type='GANLoss', gan_type='vanilla'),
-        adv_cfg=dict(type='ASGAN', eps=3.0)))
+    model = tiny_dcgan(adv_cfg=dict(type='ASGAN', eps=3.0))
     hook = AdvEpsScheduleHook(start_iter=2, ramp_iters=3)
     runner = fake_runner(model)
     hook.before_run(runner)
@@ -89,14 +93,7 @@ def test_bad_schedule_is_refused(kwargs, message):
     (dict(type='DAT', variant='reference'), False),  # a clamp: up to 255
 ])
 def test_schedule_target_within_the_regularizers_limit(adv_cfg, refused):
-    model = build_model(dict(
-        type='AdvUnconditionalGAN',
-        generator=dict(type='DCGANGenerator', output_scale=16,
-                       base_channels=16),
-        discriminator=dict(type='DCGANDiscriminator', input_scale=16,
-                           output_scale=4, out_channels=1),
-        gan_loss=dict(type='GANLoss', gan_type='vanilla'),
-        adv_cfg=adv_cfg))
+    model = tiny_dcgan(adv_cfg=adv_cfg)
     hook = AdvEpsScheduleHook(target_eps=100.0)
     if refused:
         with pytest.raises(ConfigError, match=r'target_eps=100.0 is above '
@@ -107,13 +104,7 @@ def test_schedule_target_within_the_regularizers_limit(adv_cfg, refused):
 
 
 def test_schedule_needs_adv_training():
-    model = build_model(dict(
-        type='StaticUnconditionalGAN',
-        generator=dict(type='DCGANGenerator', output_scale=16,
-                       base_channels=16),
-        discriminator=dict(type='DCGANDiscriminator', input_scale=16,
-                           output_scale=4, out_channels=1),
-        gan_loss=dict(type='GANLoss', gan_type='vanilla')))
+    model = tiny_dcgan(type='StaticUnconditionalGAN')
     with pytest.raises(ConfigError, match='needs a model trained with '
                        'adv_cfg'):
         AdvEpsScheduleHook().before_run(fake_runner(model))
