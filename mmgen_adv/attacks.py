@@ -44,9 +44,10 @@ def untouched(disc, mode='train'):
     """Run ``disc`` and restore every buffer and module mode afterwards.
 
     ``mode='train'`` runs the modules in the mode they are in (during
-    training: BatchNorm on batch statistics); ``'eval'`` attacks the inference-mode network, as
-    Rob-GAN's attacker does. Either way, running statistics and
-    spectral-norm ``u``/``v`` vectors updated by the forward are put back.
+    training: BatchNorm on batch statistics); ``'eval'`` attacks the
+    inference-mode network, as Rob-GAN's attacker does. Either way, running
+    statistics and spectral-norm ``u``/``v`` vectors updated by the forward
+    are put back.
     """
     if mode not in ('train', 'eval'):
         raise ValueError(f"mode must be 'train' or 'eval', got {mode!r}")

@@ -2,10 +2,10 @@
 
 Both reuse ``ProjDiscriminator`` whole (blocks, spectral norm, its
 initialisations) and add a spectral-norm linear head (Xavier-uniform, zero
-bias) on the pooled features that its ``decision`` layer reads. ``forward`` returns the real/fake logit
-as the toolbox's discriminators do, so every toolbox code path (losses,
-gradient penalty, R1, attacks, evaluation) works unchanged;
-``return_aux=True`` also returns the second head's logits.
+bias) on the pooled features that its ``decision`` layer reads. ``forward``
+returns the real/fake logit as the toolbox's discriminators do, so every
+toolbox code path (losses, gradient penalty, R1, attacks, evaluation) works
+unchanged; ``return_aux=True`` also returns the second head's logits.
 """
 import torch.nn as nn
 from mmgen.models.architectures.sngan_proj import ProjDiscriminator
