@@ -1,6 +1,8 @@
 """Input-space attacks on a discriminator.
 
-Every attack is a pure function of ``(disc, images, labels, objective)``:
+Every attack is a pure function of ``(disc, images, objective)`` (and, for
+a discriminator that needs labels or returns several outputs, the
+``forward`` that calls it):
 it returns perturbed images and leaves the discriminator as it found it
 (parameters, their ``.grad``, BatchNorm statistics, spectral-norm vectors,
 train/eval mode). Gradients are taken with respect to the input only.
@@ -8,9 +10,11 @@ train/eval mode). Gradients are taken with respect to the input only.
 Images are in mmgen's input scale, [-1, 1]; ``eps`` and step sizes here are
 in that scale too (use :func:`gray_levels` to convert from 8-bit levels).
 
-The step rules (:func:`sign_step`, :func:`dat_step`, :func:`project`) are
-separate from the gradient so a training step can apply the same rule to a
-gradient it already has from its own backward pass.
+The step rules (:func:`sign_step`, :func:`gradient_step`, :func:`project`)
+are separate from the gradient so a training step can apply the same rule to
+a gradient it already has from its own backward pass. They take the
+direction to move in (the gradient of what the step increases) and treat
+NaN entries as 0.
 """
 import contextlib
 
@@ -18,7 +22,6 @@ import torch
 from mmcv.parallel import is_module_wrapper
 
 IMAGE_RANGE = (-1.0, 1.0)
-DAT_VARIANTS = ('paper', 'reference')
 
 
 def gray_levels(levels):
@@ -26,17 +29,9 @@ def gray_levels(levels):
     return levels * 2.0 / 255.0
 
 
-def unwrap(disc):
-    return disc.module if is_module_wrapper(disc) else disc
-
-
-def call_disc(disc, images, labels=None, disc_kwargs=None):
-    """``disc(images)``, passing labels to a conditional discriminator (and
-    ``disc_kwargs``, e.g. ``return_aux=True`` for a second head)."""
-    kwargs = dict(disc_kwargs or {})
-    if labels is not None:
-        kwargs['label'] = labels
-    return disc(images, **kwargs)
+def unwrap(module):
+    """The module inside an mmcv wrapper (DDP, DataParallel), or itself."""
+    return module.module if is_module_wrapper(module) else module
 
 
 @contextlib.contextmanager
@@ -65,26 +60,22 @@ def untouched(disc, mode='train'):
             module.training = training
 
 
-def input_gradient(disc,
-                   images,
-                   objective,
-                   labels=None,
-                   mode='train',
-                   disc_kwargs=None):
-    """``d objective(disc(x)) / dx`` at ``x = images``; ``disc`` untouched.
+def input_gradient(disc, images, objective, mode='train', forward=None):
+    """``d objective(forward(x)) / dx`` at ``x = images``; ``disc`` untouched.
 
     Args:
         disc (nn.Module): The discriminator (a DDP wrapper is unwrapped).
         images (Tensor): Input batch.
         objective (callable): Maps the discriminator's output to a scalar.
-        labels (Tensor, optional): Labels for a conditional discriminator.
         mode (str): ``'train'`` or ``'eval'``, see :func:`untouched`.
-        disc_kwargs (dict, optional): More keyword arguments for ``disc``.
+        forward (callable, optional): How to call ``disc`` on a batch (with
+            labels, or for all of its outputs); default ``disc(x)``.
     """
     disc = unwrap(disc)
+    forward = forward or disc
     x = images.detach().requires_grad_(True)
     with untouched(disc, mode), torch.enable_grad():
-        value = objective(call_disc(disc, x, labels, disc_kwargs))
+        value = objective(forward(x))
         if not value.requires_grad:  # nothing in the graph at all
             return torch.zeros_like(images)
         grad, = torch.autograd.grad(value, x, allow_unused=True)
@@ -94,13 +85,26 @@ def input_gradient(disc,
 
 def finite(grad):
     """``grad`` with NaNs as 0: an fp16 backward that overflowed (the loss
-    scaler then skips the update) must not turn the images into NaN."""
+    scaler then skips the update) must not turn the images into NaN.
+    (``torch.sign`` already maps NaN to 0; raw gradient steps need this.)"""
     return torch.nan_to_num(grad, nan=0.0)
 
 
-def sign_step(images, grad, step, image_range=IMAGE_RANGE):
-    """``images + step * sign(grad)``, clamped to the image range."""
-    return (images + step * finite(grad).sign()).clamp(*image_range).detach()
+def sign_step(images, direction, size, image_range=IMAGE_RANGE):
+    """``images + size * sign(direction)``, clamped to the image range."""
+    return (images + size * finite(direction).sign()).clamp(
+        *image_range).detach()
+
+
+def gradient_step(images, direction, scale=1.0, clamp=None,
+                  image_range=IMAGE_RANGE):
+    """``images + scale * direction``, each pixel's move clamped to
+    ``clamp`` (if given) and the result to the image range: a raw gradient
+    step, whose size follows the gradient's."""
+    delta = scale * finite(direction)
+    if clamp is not None:
+        delta = delta.clamp(-clamp, clamp)
+    return (images + delta).clamp(*image_range).detach()
 
 
 def project(images, adv_images, eps, image_range=IMAGE_RANGE):
@@ -109,26 +113,10 @@ def project(images, adv_images, eps, image_range=IMAGE_RANGE):
     return (images + delta).clamp(*image_range).detach()
 
 
-def dat_step(images, grad, eps, variant='paper', image_range=IMAGE_RANGE):
-    """DAT's targeted step against ``grad`` (descent on the distance).
-
-    ``'paper'``: ``x - eps * sign(grad)``. ``'reference'`` (the official
-    code): ``x - clamp(grad, -eps, eps)``, a raw gradient step whose size is
-    set by the discriminator's gradient, at most ``eps`` per pixel.
-    """
-    if variant == 'paper':
-        return sign_step(images, -grad, eps, image_range)
-    if variant == 'reference':
-        return (images - finite(grad).clamp(-eps, eps)).clamp(
-            *image_range).detach()
-    raise ValueError(f'variant must be one of {DAT_VARIANTS}, got '
-                     f'{variant!r}')
-
-
-def fgsm(disc, images, objective, eps, labels=None, mode='train'):
+def fgsm(disc, images, objective, eps, mode='train', forward=None):
     """Untargeted FGSM: one sign step of size ``eps`` that increases
     ``objective`` (e.g. the discriminator's loss on these images)."""
-    grad = input_gradient(disc, images, objective, labels, mode)
+    grad = input_gradient(disc, images, objective, mode, forward)
     return sign_step(images, grad, eps)
 
 
@@ -143,52 +131,16 @@ def gaussian_direction(images, eps, generator=None):
     return sign_step(images, noise, eps)
 
 
-def dat_distance(scores, target, variant='paper'):
-    """DAT's attack objective, the distance to the other class's mean score.
-
-    ``'paper'`` (Eq. 10): sum over samples of ``|score_i - target|``;
-    ``'reference'``: ``|mean(score) - target|``, as the official code.
-    """
-    if variant == 'paper':
-        return (scores - target).abs().sum()
-    if variant == 'reference':
-        return (scores.mean() - target).abs()
-    raise ValueError(f'variant must be one of {DAT_VARIANTS}, got '
-                     f'{variant!r}')
-
-
-def dat_targeted(disc,
-                 images,
-                 score_fn,
-                 target,
-                 eps,
-                 labels=None,
-                 variant='paper',
-                 mode='train'):
-    """DAT's one-step targeted attack toward the other class.
-
-    Moves ``images`` so that their per-sample scores ``score_fn(disc(x))``
-    approach ``target``, the other class's mean score (real images toward
-    the fakes' mean and vice versa).
-    """
-    grad = input_gradient(
-        disc, images,
-        lambda out: dat_distance(score_fn(out), target, variant), labels,
-        mode)
-    return dat_step(images, grad, eps, variant)
-
-
 def pgd(disc,
         images,
         objective,
         eps,
         step_size,
         steps,
-        labels=None,
         random_start=False,
         mode='train',
         generator=None,
-        disc_kwargs=None):
+        forward=None):
     """Projected gradient ascent on ``objective`` in the L-inf ``eps`` ball.
 
     Args:
@@ -208,7 +160,6 @@ def pgd(disc,
             dtype=images.dtype)
         adv = project(images, images + (2 * noise - 1) * eps, eps)
     for _ in range(steps):
-        grad = input_gradient(disc, adv, objective, labels, mode,
-                              disc_kwargs)
-        adv = project(images, adv + step_size * grad.sign(), eps)
+        grad = input_gradient(disc, adv, objective, mode, forward)
+        adv = project(images, sign_step(adv, grad, step_size), eps)
     return adv

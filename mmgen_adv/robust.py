@@ -33,12 +33,12 @@ def pgd_on_classes(disc, images, labels, eps, steps, mode='eval'):
     return attacks.pgd(
         disc,
         images,
-        lambda out: F.cross_entropy(out[1], labels),
+        lambda logits: F.cross_entropy(logits, labels),
         attacks.gray_levels(eps),
         attacks.gray_levels(eps) / 5,
         steps,
         mode=mode,
-        disc_kwargs=dict(return_aux=True))
+        forward=lambda x: class_logits(disc, x))
 
 
 def on_device(batches, module):
@@ -105,7 +105,7 @@ def adversarial_finetune(disc,
                                   'train')
         logits = class_logits(disc, adv_real)
         loss_real = F.cross_entropy(logits, labels)
-        loss = loss_real
+        loss, loss_fake = loss_real, None
         if generator is not None and lam > 0:
             fake_labels = torch.randint(
                 0, num_classes, labels.shape, device=labels.device)
@@ -114,8 +114,9 @@ def adversarial_finetune(disc,
                     None, num_batches=labels.numel(), label=fake_labels)
             adv_fake = pgd_on_classes(disc, fakes, fake_labels, eps,
                                       attack_steps, 'train')
-            loss = loss + lam * F.cross_entropy(
+            loss_fake = F.cross_entropy(
                 class_logits(disc, adv_fake), fake_labels)
+            loss = loss + lam * loss_fake
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -127,6 +128,8 @@ def adversarial_finetune(disc,
                 loss_real=loss_real.item(),
                 adv_acc_real=(logits.argmax(1) == labels).float().mean()
                 .item())
+            if loss_fake is not None:
+                stats['loss_fake'] = loss_fake.item()
             log(stats)
     return stats
 

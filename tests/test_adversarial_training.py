@@ -1,14 +1,14 @@
 """AdvUnconditionalGAN / AdvConditionalGAN with ASGAN and DAT."""
-import copy
 import math
 
 import pytest
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 from mmgen.models import build_model
 
 from mmgen_adv import attacks
 from mmgen_adv.errors import ConfigError, NonFiniteLossError
-from mmgen_adv.models.gan_losses import per_sample_gan_loss
 
 GAN_TYPES = ['vanilla', 'lsgan', 'wgan', 'hinge', 'wgan-logistic-ns']
 
@@ -28,7 +28,7 @@ def dcgan(adv_cfg=None, model_type='AdvUnconditionalGAN', gan_type='vanilla',
 
 
 def sngan(adv_cfg=None, model_type='AdvUnconditionalGAN', num_classes=0,
-          **kwargs):
+          gan_type='hinge', **kwargs):
     """The toolbox's SNGAN ResNet at 32px: spectral norm, no D BatchNorm."""
     cfg = dict(
         type=model_type,
@@ -37,7 +37,7 @@ def sngan(adv_cfg=None, model_type='AdvUnconditionalGAN', num_classes=0,
                        use_cbn=num_classes > 0),
         discriminator=dict(type='ProjDiscriminator', input_scale=32,
                            base_channels=16, num_classes=num_classes),
-        gan_loss=dict(type='GANLoss', gan_type='hinge'), **kwargs)
+        gan_loss=dict(type='GANLoss', gan_type=gan_type), **kwargs)
     if num_classes:
         cfg['num_classes'] = num_classes
     if adv_cfg is not None:
@@ -97,18 +97,35 @@ def assert_same_params(a, b, exact=True):
             assert torch.allclose(sa[key], sb[key], atol=1e-6), key
 
 
-# -- same updates as the toolbox without (effective) adversarial training --
-@pytest.mark.parametrize('adv_cfg', [
-    None,
-    dict(type='DAT', lambda_adv=0),
-    dict(type='DAT', eps=0, variant='reference'),
-    dict(type='ASGAN', eps=0),
+def count_calls(obj, name):
+    """Wrap ``obj.name`` to count its calls; returns the counter list."""
+    calls = []
+    original = getattr(obj, name)
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    setattr(obj, name, counted)
+    return calls
+
+
+# -- the toolbox's updates where no attack is made ----------------------------
+@pytest.mark.parametrize('adv_cfg, active', [
+    (None, True),
+    (dict(type='DAT', lambda_adv=0), True),
+    (dict(type='DAT', variant='reference'), False),
+    (dict(type='ASGAN', eps=2.0), False),
 ])
 @pytest.mark.parametrize('train_cfg', [None, dict(disc_steps=2)])
-def test_unconditional_matches_the_toolbox(adv_cfg, train_cfg):
+def test_unconditional_matches_the_toolbox(adv_cfg, active, train_cfg):
+    """Without adv_cfg, with DAT's lambda_adv=0, or switched off (an eps
+    schedule's warm-up): the toolbox's updates, bit for bit."""
     base = build(dcgan(model_type='StaticUnconditionalGAN',
                        train_cfg=train_cfg))
     adv = build(dcgan(adv_cfg, train_cfg=train_cfg))
+    if adv.adv is not None:
+        adv.adv.active = active
     assert_same_params(base, adv)
     out_base = train(base, 4)
     out_adv = train(adv, 4)
@@ -117,26 +134,316 @@ def test_unconditional_matches_the_toolbox(adv_cfg, train_cfg):
         [o['log_vars'] for o in out_adv]
 
 
-@pytest.mark.parametrize('adv_cfg', [
-    None,
-    dict(type='DAT', lambda_adv=0),
-    dict(type='ASGAN', eps=0.0, update='joint', perturb_fake=True),
+@pytest.mark.parametrize('adv_cfg, active', [
+    (None, True),
+    (dict(type='DAT', lambda_adv=0), True),
+    (dict(type='ASGAN', update='joint', perturb_fake=True), False),
 ])
-def test_conditional_matches_the_toolbox(adv_cfg):
+def test_conditional_matches_the_toolbox(adv_cfg, active):
     train_cfg = dict(disc_steps=2, gen_steps=2, batch_accumulation_steps=2)
     base = build(sngan(model_type='BasicConditionalGAN', num_classes=10,
                        train_cfg=train_cfg))
     adv = build(sngan(adv_cfg, model_type='AdvConditionalGAN',
                       num_classes=10, train_cfg=train_cfg))
+    if adv.adv is not None:
+        adv.adv.active = active
     train(base, 4, conditional=True)
     train(adv, 4, conditional=True)
     assert_same_params(base, adv)
 
 
-# -- the input gradient from the standard backward --------------------------
+@pytest.mark.parametrize('second_step_fakes', [False, True])
+def test_asgan_eps_zero_is_two_updates_on_the_same_batch(second_step_fakes):
+    """The paper's eps = 0 point: "updating discriminator twice on same real
+    data" (and, with second_step_fakes, the same fakes): the toolbox's
+    update followed by one more, made here by hand."""
+    train_cfg = dict(disc_steps=2)  # iteration 0 updates D only
+    base = build(dcgan(model_type='StaticUnconditionalGAN',
+                       train_cfg=train_cfg))
+    adv = build(dcgan(dict(type='ASGAN', eps=0,
+                           second_step_fakes=second_step_fakes),
+                      train_cfg=train_cfg))
+    data = next(batches(1))
+    optim_base, optim_adv = optimizers(base), optimizers(adv)
+    torch.manual_seed(7)
+    out = base.train_step(data, optim_base, running_status=dict(iteration=0))
+    optim_base['discriminator'].zero_grad()
+    loss = base.gan_loss(base.discriminator(data['real_img']), True,
+                         is_disc=True)
+    if second_step_fakes:
+        loss = loss + base.gan_loss(
+            base.discriminator(out['results']['fake_imgs']), False,
+            is_disc=True)
+    loss.backward()
+    optim_base['discriminator'].step()
+
+    torch.manual_seed(7)
+    log = adv.train_step(data, optim_adv, running_status=dict(iteration=0))
+    assert_same_params(base.discriminator, adv.discriminator)
+    assert log['log_vars']['adv_delta_real'] == 0
+    assert ('loss_disc_fake_second_step' in log['log_vars']) == \
+        second_step_fakes
+
+
+# -- attack directions, per GAN loss, on a discriminator with known answers --
+class LinearDisc(nn.Module):
+    """D(x) = <w, x> per sample: the input gradient is w everywhere."""
+
+    def __init__(self, size=16):
+        super().__init__()
+        gen = torch.Generator().manual_seed(0)
+        w = torch.randn(3, size, size, generator=gen)
+        # |w|_1 = 8: an image 0.5 * a * sign(w) scores D = 4a
+        self.weight = nn.Parameter(w / w.abs().sum() * 8)
+
+    def forward(self, x):
+        return (x * self.weight).flatten(1).sum(1, keepdim=True)
+
+    def images(self, outputs):
+        """Images on which D outputs exactly ``outputs`` (within the image
+        range by a margin, so small steps are not clamped)."""
+        a = torch.tensor(outputs).view(-1, 1, 1, 1) / 4
+        return 0.5 * a * self.weight.detach().sign()
+
+
+class FixedGenerator(nn.Module):
+    """A generator that always returns the same images."""
+
+    def __init__(self, images):
+        super().__init__()
+        self.images = images
+        self.unused = nn.Parameter(torch.zeros(1))
+
+    def forward(self, noise, num_batches=0, **kwargs):
+        return self.images.clone()
+
+
+# reals outside the hinge margin (3, 1.5), inside it (0.5), and below the
+# fakes' mean (-2); the fakes mirror them. Means: reals 0.75, fakes -0.75.
+REAL_D = [3.0, 1.5, 0.5, -2.0]
+FAKE_D = [-3.0, -1.5, -0.5, 2.0]
+
+
+def attacked_moves(adv_cfg, gan_type, eps=2.0):
+    """Train one iteration with a frozen linear D on reals/fakes of known
+    scores; return, per side, each sample's move along D's gradient: +1
+    (D up, toward "real"), -1 (toward "fake") or 0 (not moved)."""
+    model = build(dcgan(dict(adv_cfg, eps=eps), gan_type=gan_type,
+                        train_cfg=dict(disc_steps=100)))
+    disc = LinearDisc()
+    reals, fakes = disc.images(REAL_D), disc.images(FAKE_D)
+    model.discriminator = disc
+    model.generator = FixedGenerator(fakes)
+    model.adv.bind(model)
+    seen = []
+    disc.register_forward_hook(
+        lambda module, args, out: seen.append(args[0].detach().clone()))
+    frozen = {k: torch.optim.SGD(getattr(model, k).parameters(), lr=0.0)
+              for k in ('generator', 'discriminator')}
+    model.train_step(dict(real_img=reals), frozen,
+                     running_status=dict(iteration=0))
+    # forwards: clean fakes, clean reals, then the attacked reals (, fakes)
+    moves = {}
+    for side, clean, adv in (('real', reals, seen[2]),
+                             ('fake', fakes, seen[3] if len(seen) > 3 else
+                              None)):
+        if adv is None:
+            continue
+        along = ((adv - clean) * disc.weight.detach().sign()).flatten(1)
+        step = attacks.gray_levels(eps)
+        # a sign step: each sample moves every pixel by +-step, or not at all
+        full = ((along.abs() - step).abs() < 1e-6).all(1)
+        still = (along == 0).all(1)
+        assert (full | still).all()
+        moves[side] = (along.mean(1) / step).round().tolist()
+    return model, moves
+
+
+@pytest.mark.parametrize('attack_pass', ['auto', 'separate'])
+@pytest.mark.parametrize('gan_type', GAN_TYPES)
+def test_asgan_moves_every_real_toward_fake_by_default(gan_type, attack_pass):
+    """Reals with D(x) > 1 included (hinge's dead zone, LSGAN's turn)."""
+    _, moves = attacked_moves(dict(type='ASGAN', attack_pass=attack_pass),
+                              gan_type)
+    assert moves == dict(real=[-1, -1, -1, -1])
+
+
+@pytest.mark.parametrize('update', ['second_step', 'joint'])
+@pytest.mark.parametrize('gan_type', GAN_TYPES)
+def test_asgan_perturb_fake_moves_every_fake_toward_real(gan_type, update):
+    model, moves = attacked_moves(
+        dict(type='ASGAN', perturb_fake=True, update=update), gan_type)
+    assert moves == dict(real=[-1, -1, -1, -1], fake=[1, 1, 1, 1])
+
+
+@pytest.mark.parametrize('gan_type, expected', [
+    ('vanilla', [-1, -1, -1, -1]),
+    ('wgan', [-1, -1, -1, -1]),
+    ('wgan-logistic-ns', [-1, -1, -1, -1]),
+    # the literal form's dead zone: reals beyond the margin stay put
+    ('hinge', [0, 0, -1, -1]),
+    # and LSGAN's: above the real label (1) the loss ascent pushes D up
+    ('lsgan', [1, 1, -1, -1]),
+])
+def test_asgan_literal_loss_form(gan_type, expected):
+    _, moves = attacked_moves(dict(type='ASGAN', score='loss'), gan_type)
+    assert moves == dict(real=expected)
+
+
+def toward_mean(scores, target):
+    """DAT's expected move of each sample: toward the other side's mean."""
+    return [float(-math.copysign(1, s - target)) if s != target else 0.0
+            for s in scores]
+
+
+@pytest.mark.parametrize('attack_pass', ['auto', 'separate'])
+@pytest.mark.parametrize('gan_type', GAN_TYPES)
+def test_dat_moves_each_sample_toward_the_other_classs_mean(
+        gan_type, attack_pass):
+    """Reals toward the fakes' mean output (-0.75), fakes toward the reals'
+    (0.75): a real below the fakes' mean moves up; one between the fakes'
+    mean and its own moves down (the reals' own mean would send it up)."""
+    _, moves = attacked_moves(
+        dict(type='DAT', score='output', attack_pass=attack_pass), gan_type)
+    assert moves == dict(real=toward_mean(REAL_D, -0.75),
+                         fake=toward_mean(FAKE_D, 0.75))
+    assert moves['real'] == [-1, -1, -1, 1]
+
+
+# per-sample D losses, written out independently of GANLoss
+PER_SAMPLE_LOSS = {
+    'vanilla': (lambda d: F.softplus(-d), lambda d: F.softplus(d)),
+    'lsgan': (lambda d: (d - 1)**2, lambda d: d**2),
+    'wgan': (lambda d: -d, lambda d: d),
+    'hinge': (lambda d: F.relu(1 - d), lambda d: F.relu(1 + d)),
+    'wgan-logistic-ns': (lambda d: F.softplus(-d), lambda d: F.softplus(d)),
+}
+
+
+def literal_dat_moves(gan_type):
+    """Eq. 9-10 by hand: each side's per-sample loss g (as that side)
+    moved toward g's mean over the other side; the move in D is
+    -sign(g_i - target) * sign(g'(D_i))."""
+    moves = {}
+    for side, own, other, index in (('real', REAL_D, FAKE_D, 0),
+                                    ('fake', FAKE_D, REAL_D, 1)):
+        g = PER_SAMPLE_LOSS[gan_type][index]
+        target = g(torch.tensor(other)).mean()
+        d = torch.tensor(own, requires_grad=True)
+        values = g(d)
+        slope, = torch.autograd.grad(values.sum(), d)
+        moves[side] = (-torch.sign(values.detach() - target) *
+                       torch.sign(slope)).tolist()
+    return moves
+
+
+@pytest.mark.parametrize('attack_pass', ['auto', 'separate'])
+@pytest.mark.parametrize('gan_type', GAN_TYPES)
+def test_dat_literal_loss_form_follows_eq_9(gan_type, attack_pass):
+    _, moves = attacked_moves(
+        dict(type='DAT', score='loss', attack_pass=attack_pass), gan_type)
+    assert moves == literal_dat_moves(gan_type)
+
+
+def test_dat_literal_form_has_the_dead_zone_under_hinge():
+    """Under hinge, reals beyond the margin (D > 1) and fakes below -1 are
+    not moved by the literal form; 'auto' moves them."""
+    _, literal = attacked_moves(dict(type='DAT', score='loss'), 'hinge')
+    assert literal['real'][:2] == [0, 0] and literal['fake'][:2] == [0, 0]
+    model, auto = attacked_moves(dict(type='DAT'), 'hinge')
+    assert model.adv.score == 'output'
+    assert 0 not in auto['real'] + auto['fake']
+
+
+def test_dat_gradient_step_is_eq_10():
+    """step='gradient': x - eps * grad_x sum_i |D(x_i) - t| (2/255 per gray
+    level), the raw gradient of Eq. 10, not its sign."""
+    model = build(dcgan(dict(type='DAT', step='gradient', eps=3.0,
+                             score='output'), gan_type='wgan',
+                        train_cfg=dict(disc_steps=100)))
+    assert model.adv.gradient_source == 'separate'  # needs the size
+    disc = LinearDisc()
+    reals, fakes = disc.images(REAL_D), disc.images(FAKE_D)
+    model.discriminator, model.generator = disc, FixedGenerator(fakes)
+    model.adv.bind(model)
+    seen = []
+    disc.register_forward_hook(
+        lambda module, args, out: seen.append(args[0].detach().clone()))
+    frozen = {k: torch.optim.SGD(getattr(model, k).parameters(), lr=0.0)
+              for k in ('generator', 'discriminator')}
+    model.train_step(dict(real_img=reals), frozen,
+                     running_status=dict(iteration=0))
+    side = torch.tensor(toward_mean(REAL_D, -0.75)).view(-1, 1, 1, 1)
+    expected = reals + attacks.gray_levels(3.0) * side * disc.weight.detach()
+    assert torch.allclose(seen[2], expected, atol=1e-7)
+
+
+def test_dat_reference_step_is_the_clamped_raw_gradient():
+    """The official code: x - clamp(grad_x |mean D(x) - t|, -eps, eps):
+    every real moves by w / N (toward the fakes), under the clamp."""
+    model = build(dcgan(dict(type='DAT', variant='reference', eps=0.2),
+                        gan_type='hinge', train_cfg=dict(disc_steps=100)))
+    disc = LinearDisc()
+    reals, fakes = disc.images(REAL_D), disc.images(FAKE_D)
+    model.discriminator, model.generator = disc, FixedGenerator(fakes)
+    model.adv.bind(model)
+    seen = []
+    disc.register_forward_hook(
+        lambda module, args, out: seen.append(args[0].detach().clone()))
+    frozen = {k: torch.optim.SGD(getattr(model, k).parameters(), lr=0.0)
+              for k in ('generator', 'discriminator')}
+    log = model.train_step(dict(real_img=reals), frozen,
+                           running_status=dict(iteration=0))
+    step = (-disc.weight.detach() / 4).clamp(-attacks.gray_levels(0.2),
+                                             attacks.gray_levels(0.2))
+    assert torch.allclose(seen[2], reals + step, atol=1e-7)
+    assert torch.allclose(seen[3], fakes - step, atol=1e-7)
+    # D trains on the adversarial loss only
+    assert 'loss_disc_real' not in log['log_vars']
+
+
+# -- where the attack's gradient comes from ---------------------------------
+@pytest.mark.parametrize('cfg, source', [
+    # the paper's DCGAN (vanilla, BatchNorm D): the D loss's own gradient
+    (dcgan(dict(type='ASGAN')), 'backward'),
+    (dcgan(dict(type='ASGAN', score='loss'), gan_type='hinge'), 'backward'),
+    (dcgan(dict(type='ASGAN', score='output'), gan_type='wgan'), 'backward'),
+    # per-sample signs: BatchNorm mixes samples, so a separate pass
+    (dcgan(dict(type='ASGAN', score='output')), 'separate'),
+    (sngan(dict(type='ASGAN', score='output'), gan_type='vanilla'),
+     'backward_signed'),
+    # hinge: samples beyond the margin have no gradient in the backward
+    (sngan(dict(type='ASGAN')), 'separate'),
+    (sngan(dict(type='DAT')), 'separate'),
+    (sngan(dict(type='DAT', score='loss')), 'backward_signed'),
+    (sngan(dict(type='DAT'), gan_type='vanilla'), 'backward_signed'),
+    (dcgan(dict(type='DAT')), 'separate'),
+    (sngan(dict(type='DAT', step='gradient'), gan_type='vanilla'),
+     'separate'),
+    (sngan(dict(type='DAT', lambda_clean=0), gan_type='vanilla'),
+     'separate'),
+    (sngan(dict(type='DAT', variant='reference'), gan_type='vanilla'),
+     'separate'),
+    (sngan(dict(type='DAT', attack_pass='separate'), gan_type='vanilla'),
+     'separate'),
+])
+def test_gradient_source(cfg, source):
+    assert build(cfg).adv.gradient_source == source
+
+
+def test_backward_gradient_refused_where_it_is_not_exact():
+    with pytest.raises(ConfigError, match="attack_pass='backward' is not "
+                       'exact here: the discriminator mixes samples'):
+        build(dcgan(dict(type='DAT', attack_pass='backward')))
+    with pytest.raises(ConfigError, match="GANLoss 'hinge' is flat beyond "
+                       'its margin'):
+        build(sngan(dict(type='ASGAN', attack_pass='backward')))
+
+
 @pytest.mark.parametrize('adv_cfg', [
-    dict(type='ASGAN', eps=2.0),
-    dict(type='ASGAN', eps=2.0, update='joint', perturb_fake=True),
+    dict(type='ASGAN', eps=2.0, score='loss'),
+    dict(type='ASGAN', eps=2.0, score='loss', update='joint',
+         perturb_fake=True),
 ])
 @pytest.mark.parametrize('gan_type', GAN_TYPES)
 def test_asgan_backward_gradient_equals_separate_pass(adv_cfg, gan_type):
@@ -146,99 +453,94 @@ def test_asgan_backward_gradient_equals_separate_pass(adv_cfg, gan_type):
                         gan_type=gan_type))
     separate = build(dcgan(dict(adv_cfg, attack_pass='separate'),
                            gan_type=gan_type))
-    assert cheap.adv.grad_from_backward and \
-        not separate.adv.grad_from_backward
+    assert cheap.adv.gradient_source == 'backward'
+    assert separate.adv.gradient_source == 'separate'
     train(cheap, 3)
     train(separate, 3)
     assert_same_params(cheap, separate)
 
 
-@pytest.mark.parametrize('gan_type', GAN_TYPES)
-def test_dat_backward_direction_equals_separate_pass(gan_type):
-    """DAT's per-sample direction sign(g_i - t) * sign(dg_i/dx) from the
-    clean backward equals the gradient of the attack distance."""
-    cfg = sngan(dict(type='DAT', eps=2.0))
-    cfg['gan_loss']['gan_type'] = gan_type
+def attacked_inputs(cfg, sides):
+    """The attacked images of one iteration (frozen D)."""
     model = build(cfg)
-    assert model.adv.grad_from_backward
-    disc, gan_loss = model.discriminator, model.gan_loss
-    real = next(batches(1, size=32))['real_img']
-    fake = torch.rand_like(real) * 2 - 1
-    with torch.no_grad():
-        target = per_sample_gan_loss(gan_loss, disc(fake), True).mean()
-
-    # the separate pass: gradient of DAT's distance itself
-    def distance(out):
-        return attacks.dat_distance(
-            per_sample_gan_loss(gan_loss, out, True), target)
-
-    separate = attacks.input_gradient(disc, real, distance)
-    # the backward pass: x.grad of the clean loss, signed per sample
-    x = real.clone().requires_grad_()
-    with attacks.untouched(disc):
-        pred = disc(x)
-        gan_loss(pred, True, is_disc=True).backward()
-        side = torch.sign(per_sample_gan_loss(gan_loss, pred, True) - target)
-    cheap = x.grad * side.view(-1, 1, 1, 1)
-    for p in disc.parameters():
-        p.grad = None
-    agree = torch.sign(cheap) == torch.sign(separate)
-    # signs differ only where float rounding leaves a gradient near zero
-    scale = separate.abs().amax(dim=(1, 2, 3), keepdim=True)
-    assert agree[separate.abs() > 1e-5 * scale].all()
-    assert agree.float().mean() > 0.999
-    differ = attacks.dat_step(real, cheap, 0.01) != attacks.dat_step(
-        real, separate, 0.01)
-    assert differ.float().mean() < 1e-3
+    seen = []
+    model.discriminator.register_forward_hook(
+        lambda module, args, out: seen.append(args[0].detach().clone()))
+    frozen = {k: torch.optim.SGD(getattr(model, k).parameters(), lr=0.0)
+              for k in ('generator', 'discriminator')}
+    torch.manual_seed(3)
+    data = next(batches(1, size=32))
+    model.train_step(data, frozen, running_status=dict(iteration=0))
+    return model, seen[2:2 + sides]
 
 
-def test_dat_model_backward_and_separate_agree():
-    cheap = build(sngan(dict(type='DAT', eps=2.0, attack_pass='backward')))
-    separate = build(sngan(dict(type='DAT', eps=2.0,
-                                attack_pass='separate')))
-    out_c, out_s = train(cheap, 2), train(separate, 2)
-    for a, b in zip(out_c, out_s):
-        for key in ('loss_disc_adv_real', 'loss_disc_adv_fake'):
-            assert math.isclose(a['log_vars'][key], b['log_vars'][key],
-                                rel_tol=1e-4)
-    assert_same_params(cheap, separate, exact=False)
-
-
-def test_backward_gradient_refused_where_it_is_not_exact():
-    with pytest.raises(ConfigError, match="attack_pass='backward' is not "
-                       'exact here: the discriminator mixes samples'):
-        build(dcgan(dict(type='DAT', attack_pass='backward')))
-    # auto: separate pass for a BatchNorm D, backward for an SN ResNet D
-    assert not build(dcgan(dict(type='DAT'))).adv.grad_from_backward
-    assert build(sngan(dict(type='DAT'))).adv.grad_from_backward
-    assert build(dcgan(dict(type='ASGAN'))).adv.grad_from_backward
-    assert not build(sngan(dict(type='DAT', variant='reference'))
-                     ).adv.grad_from_backward
+@pytest.mark.parametrize('adv_cfg, sides', [
+    (dict(type='DAT', eps=2.0), 2),
+    (dict(type='DAT', eps=2.0, score='output'), 2),
+    (dict(type='ASGAN', eps=2.0, score='output', perturb_fake=True), 2),
+])
+@pytest.mark.parametrize('gan_type', ['vanilla', 'lsgan',
+                                      'wgan-logistic-ns'])
+def test_signed_backward_direction_equals_separate_pass(
+        adv_cfg, sides, gan_type):
+    """The per-sample signed x.grad of the D backward moves the images as
+    the attack objective's own gradient does (the SN ResNet D treats
+    samples independently), up to pixels whose gradient rounds to 0."""
+    cheap, adv_cheap = attacked_inputs(
+        sngan(dict(adv_cfg, attack_pass='backward'), gan_type=gan_type),
+        sides)
+    _, adv_separate = attacked_inputs(
+        sngan(dict(adv_cfg, attack_pass='separate'), gan_type=gan_type),
+        sides)
+    assert cheap.adv.gradient_source == 'backward_signed'
+    for a, b in zip(adv_cheap, adv_separate):
+        assert (a == b).float().mean() > 0.999
 
 
 # -- the updates themselves --------------------------------------------------
 def test_asgan_second_step_is_a_second_update():
     model = build(dcgan(dict(type='ASGAN')))
     optim = optimizers(model)
-    steps = []
-    optim['discriminator'].step = (
-        lambda orig=optim['discriminator'].step: steps.append(1) or orig())
+    steps = count_calls(optim['discriminator'], 'step')
     train(model, 2, optim=optim)
     assert len(steps) == 4
     joint = build(dcgan(dict(type='ASGAN', update='joint')))
     optim = optimizers(joint)
-    steps.clear()
-    optim['discriminator'].step = (
-        lambda orig=optim['discriminator'].step: steps.append(1) or orig())
+    steps = count_calls(optim['discriminator'], 'step')
     train(joint, 2, optim=optim)
     assert len(steps) == 2
 
 
+@pytest.mark.parametrize('arch', [sngan, dcgan])
+def test_asgan_gap_costs_a_forward_only_when_logged(arch):
+    """update='second_step' measures D(x_adv) - D(x) under the updated D
+    every gap_interval iterations (one more D forward then), else not
+    (BatchNorm D included: the extra forward leaves its buffers as the
+    backward needs them)."""
+    model = build(arch(dict(type='ASGAN', gap_interval=3),
+                       train_cfg=dict(disc_steps=100)))
+    forwards = []
+    model.discriminator.register_forward_hook(
+        lambda *args: forwards.append(1))
+    optim = optimizers(model)
+    logged, per_iteration = [], []
+    for i, data in enumerate(batches(6, size=image_size(model))):
+        forwards.clear()
+        out = model.train_step(data, optim, running_status=dict(iteration=i))
+        logged.append('adv_gap_real' in out['log_vars'])
+        per_iteration.append(len(forwards))
+    assert logged == [False, False, True, False, False, True]
+    assert per_iteration == [3, 3, 4, 3, 3, 4]
+    assert all('adv_gap_real' in o['log_vars']
+               for o in train(build(sngan(dict(type='ASGAN',
+                                                update='joint'))), 2))
+
+
 @pytest.mark.parametrize('adv_cfg', [
-    dict(type='ASGAN', eps=3.0),
+    dict(type='ASGAN', eps=3.0, update='joint'),
     dict(type='ASGAN', eps=3.0, perturb_fake=True, update='joint'),
     dict(type='DAT', eps=3.0),
-    dict(type='ASGAN', eps=3.0, direction='gaussian'),
+    dict(type='ASGAN', eps=3.0, direction='gaussian', gap_interval=1),
 ])
 def test_logs_show_the_attack(adv_cfg):
     out = train(build(sngan(adv_cfg)), 1)[0]['log_vars']
@@ -256,8 +558,7 @@ def test_logs_show_the_attack(adv_cfg):
 def test_asgan_attack_raises_d_loss_on_reals():
     """The adversarial reals are harder for D than the clean ones."""
     model = build(sngan(dict(type='ASGAN', eps=4.0, update='joint')))
-    logs = train(model, 3)
-    for out in logs:
+    for out in train(model, 3):
         log = out['log_vars']
         assert log['loss_disc_adv_real'] > log['loss_disc_real']
         assert log['adv_gap_real'] < 0  # D's score on reals went down
@@ -271,6 +572,18 @@ def test_dat_reference_trains_on_adversarial_loss_only():
     assert math.isclose(
         log['loss'], log['loss_disc_adv_real'] + log['loss_disc_adv_fake'],
         rel_tol=1e-5)
+
+
+def test_dat_weights_the_clean_and_adversarial_terms():
+    lam = dict(lambda_clean=0.25, lambda_adv=2.0)
+    weighted = train(build(sngan(dict(type='DAT', eps=1.0, **lam))),
+                     1)[0]['log_vars']
+    plain = train(build(sngan(dict(type='DAT', eps=1.0))), 1)[0]['log_vars']
+    for key, factor in (('loss_disc_real', 0.25), ('loss_disc_fake', 0.25),
+                        ('loss_disc_adv_real', 2.0),
+                        ('loss_disc_adv_fake', 2.0)):
+        assert math.isclose(weighted[key], factor * plain[key],
+                            rel_tol=1e-5), key
 
 
 def test_gradient_penalty_is_kept():
@@ -299,7 +612,7 @@ def test_r1_in_stylegan2_keeps_training():
             data_info=dict(real_data='real_imgs', discriminator='disc')),
         adv_cfg=dict(type='DAT', eps=1.0))
     model = build(cfg)
-    assert not model.adv.grad_from_backward  # minibatch stddev mixes
+    assert model.adv.gradient_source == 'separate'  # minibatch stddev
     logs = train(model, 2)
     assert all('loss_r1_gp' in o['log_vars'] for o in logs)
 
@@ -316,18 +629,40 @@ def test_conditional_attacks_pass_labels():
     assert len(calls) == 5 and all(c is not None for c in calls)
 
 
-def test_fp16_loss_scaler_between_two_steps():
-    """A GradScaler unscales each optimizer once per update(): the second
-    ASGAN step needs an update in between (CPU scaler, fp32 weights)."""
-    model = build(sngan(dict(type='ASGAN', eps=2.0)))
+class CountingScaler(torch.amp.GradScaler):
+    """The CPU GradScaler, counting its updates."""
+
+    def __init__(self):
+        super().__init__('cpu', init_scale=512.0)
+        self.updates = 0
+
+    def update(self, new_scale=None):
+        self.updates += 1
+        super().update(new_scale)
+
+
+@pytest.mark.parametrize('adv_cfg, updates_per_iteration', [
+    (None, 1),
+    (dict(type='DAT', eps=2.0), 1),
+    (dict(type='ASGAN', eps=2.0, update='joint'), 1),
+    # each D optimizer step is a scaler step: one more between the two
+    (dict(type='ASGAN', eps=2.0), 2),
+])
+def test_fp16_loss_scaler_updates(adv_cfg, updates_per_iteration):
+    """A GradScaler unscales each optimizer once per update(): ASGAN's
+    second step updates it in between; the runner then updates it once
+    more after the iteration (done here by hand). CPU scaler, fp32."""
+    model = build(sngan(adv_cfg))
     optim = optimizers(model)
-    scaler = torch.amp.GradScaler('cpu', init_scale=512.0)
-    before = copy.deepcopy(model.discriminator.state_dict())
-    for i, data in enumerate(batches(2, size=32)):
+    scaler = CountingScaler()
+    before = {k: v.clone() for k, v in model.discriminator.state_dict()
+              .items()}
+    for i, data in enumerate(batches(3, size=32)):
         log = model.train_step(data, optim, loss_scaler=scaler,
                                running_status=dict(iteration=i))
         scaler.update()  # as the runner does after each iteration
-        assert 'loss_disc_adv_real' in log['log_vars']
+        assert all(math.isfinite(v) for v in log['log_vars'].values())
+    assert scaler.updates == 3 * updates_per_iteration
     after = model.discriminator.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before)
     assert scaler.get_scale() == 512.0  # no overflow was seen
@@ -353,8 +688,8 @@ def test_non_finite_loss_stops_before_the_update():
      r"'DAT'"),
     (dict(eps=1.0), 'adv_cfg must be a dict with a type'),
     (dict(type='ASGAN', epsilon=1.0), r'adv_cfg.epsilon is not an option '
-     r"of ASGAN; allowed: \['eps', 'perturb_fake', 'update', 'direction', "
-     r"'attack_pass'\]"),
+     r"of ASGAN; allowed: \['eps', 'score', 'perturb_fake', 'update', "
+     r"'second_step_fakes', 'direction', 'gap_interval', 'attack_pass'\]"),
     (dict(type='ASGAN', lambda_adv=1.0), 'adv_cfg.lambda_adv is not an '
      'option of ASGAN.*loss weights are DAT options'),
     (dict(type='ASGAN', eps=-1.0), r'adv_cfg \(ASGAN\).eps must be in '
@@ -370,8 +705,19 @@ def test_non_finite_loss_stops_before_the_update():
      r"\['second_step', 'joint'\], got 'twice'"),
     (dict(type='ASGAN', direction='noise'), r"direction must be one of "
      r"\['grad', 'gaussian'\]"),
+    (dict(type='ASGAN', score='logit'), r"score must be one of "
+     r"\['auto', 'output', 'loss'\], got 'logit'"),
+    (dict(type='ASGAN', gap_interval=-1), r'gap_interval must be an int '
+     r'>= 0, got -1'),
+    (dict(type='ASGAN', perturb_fake=1), r'perturb_fake must be True or '
+     'False, got 1'),
+    (dict(type='ASGAN', second_step_fakes=True, update='joint'),
+     r"second_step_fakes=True adds the clean fakes to "
+     r"update='second_step'"),
     (dict(type='DAT', variant='official'), r"variant must be one of "
      r"\['paper', 'reference'\], got 'official'"),
+    (dict(type='DAT', step='fgsm'), r"step must be one of \['sign', "
+     r"'gradient', 'clamped_gradient'\], got 'fgsm'"),
     (dict(type='DAT', lambda_adv=-1), r'lambda_adv must be in \[0.0, None'),
     (dict(type='DAT', lambda_clean=0, lambda_adv=0), 'cannot both be 0'),
     (dict(type='DAT', attack_pass='fast'), r"attack_pass must be one of "
@@ -382,12 +728,33 @@ def test_bad_adv_cfg_is_refused_at_build(adv_cfg, message):
         build(dcgan(adv_cfg))
 
 
+def test_a_gan_loss_without_a_real_direction_is_refused():
+    cfg = dcgan(dict(type='DAT', score='output'), gan_type='lsgan')
+    cfg['gan_loss'].update(real_label_val=0.5, fake_label_val=0.5)
+    with pytest.raises(ConfigError, match=r"GANLoss\('lsgan'\) has equal "
+                       r'real and fake labels \(0.5\)'):
+        build(cfg)
+
+
 def test_conditional_discriminator_without_labels_is_refused():
     cfg = sngan(dict(type='ASGAN'))
     cfg['discriminator']['num_classes'] = 10
     with pytest.raises(ConfigError, match=r'ProjDiscriminator is a '
                        r'conditional discriminator \(num_classes=10\) but '
                        'AdvUnconditionalGAN has no labels'):
+        build(cfg)
+    cfg.pop('adv_cfg')  # refused without adversarial training too
+    with pytest.raises(ConfigError, match='AdvUnconditionalGAN has no '
+                       'labels'):
+        build(cfg)
+
+
+def test_unconditional_discriminator_in_a_conditional_gan_is_refused():
+    cfg = sngan(model_type='AdvConditionalGAN', num_classes=10)
+    cfg['discriminator']['num_classes'] = 0
+    with pytest.raises(ConfigError, match=r'AdvConditionalGAN trains a '
+                       r'conditional generator \(num_classes=10\), but '
+                       r'ProjDiscriminator is unconditional'):
         build(cfg)
 
 

@@ -46,27 +46,21 @@ def raw_sum(out):
     return out.sum()
 
 
-def run_attack(name, disc, x, labels=None):
+def run_attack(name, disc, x, forward=None):
     if name == 'fgsm':
-        return attacks.fgsm(disc, x, raw_sum, EPS, labels)
-    if name == 'dat_paper':
-        return attacks.dat_targeted(disc, x, lambda o: o.flatten(1).mean(1),
-                                    0.0, EPS, labels, 'paper')
-    if name == 'dat_reference':
-        return attacks.dat_targeted(disc, x, lambda o: o.flatten(1).mean(1),
-                                    0.0, EPS, labels, 'reference')
+        return attacks.fgsm(disc, x, raw_sum, EPS, forward=forward)
     if name == 'pgd':
-        return attacks.pgd(disc, x, raw_sum, EPS, EPS / 3, 5, labels)
+        return attacks.pgd(disc, x, raw_sum, EPS, EPS / 3, 5,
+                           forward=forward)
     if name == 'pgd_random_start':
-        return attacks.pgd(disc, x, raw_sum, EPS, EPS / 3, 5, labels,
-                           random_start=True)
+        return attacks.pgd(disc, x, raw_sum, EPS, EPS / 3, 5,
+                           random_start=True, forward=forward)
     if name == 'gaussian':
         return attacks.gaussian_direction(x, EPS)
     raise KeyError(name)
 
 
-ATTACKS = ['fgsm', 'dat_paper', 'dat_reference', 'pgd', 'pgd_random_start',
-           'gaussian']
+ATTACKS = ['fgsm', 'pgd', 'pgd_random_start', 'gaussian']
 
 
 def snapshot(module):
@@ -114,31 +108,12 @@ def test_fgsm_is_the_sign_of_the_weights_on_a_linear_disc():
                           rtol=1e-4)
 
 
-def test_dat_paper_moves_each_sample_toward_the_target():
-    disc, x = LinearDisc(), images()
-    scores = disc(x).flatten()
-    target = scores.median().item()
-    adv = attacks.dat_targeted(disc, x, lambda o: o.flatten(), target, EPS)
-    side = torch.sign(scores - target).view(-1, 1, 1, 1)
-    expected = -EPS * side * disc.weight.sign()
-    assert torch.allclose(adv - x, expected, atol=1e-7)
-    # every score moved toward the target (the step may overshoot it)
-    change = disc(adv).flatten() - scores
-    moved = side.flatten() != 0
-    assert (change * side.flatten() < 0)[moved].all()
-
-
-def test_dat_reference_is_the_clamped_raw_gradient():
-    disc, x = LinearDisc(), images()
-    target = disc(x).mean().item() + 10.0  # mean below target: ascend
-    tiny = attacks.dat_targeted(disc, x, lambda o: o.flatten(), target,
-                                eps=1.0, variant='reference')
-    # d|mean(D) - t|/dx = -w / N, applied unclamped (|w|/N < 1), then the
-    # image range
-    expected = (x + disc.weight.detach() / 4).clamp(-1, 1)
-    assert torch.allclose(tiny, expected, atol=1e-6)
-    clamped = attacks.dat_targeted(disc, x, lambda o: o.flatten(), target,
-                                   eps=0.01, variant='reference')
+def test_gradient_step_is_the_scaled_clamped_direction():
+    x, direction = images(), images(seed=2)
+    assert torch.allclose(attacks.gradient_step(x, direction, scale=0.1),
+                          (x + 0.1 * direction).clamp(-1, 1))
+    clamped = attacks.gradient_step(x, direction, clamp=0.01)
+    assert torch.allclose(clamped, x + direction.clamp(-0.01, 0.01))
     assert torch.allclose((clamped - x).abs().max(), torch.tensor(0.01))
 
 
@@ -161,17 +136,32 @@ def test_pgd_random_start_is_inside_the_ball():
     assert delta.std() > 0
 
 
-@pytest.mark.parametrize('variant', ['sign', 'paper', 'reference'])
-def test_nan_gradient_entries_do_not_move_the_image(variant):
+class NanGradDisc(nn.Module):
+    """D(x) = sum(x) per sample, whose input gradient is NaN on the first
+    image's first channel (as an overflowed fp16 backward can leave)."""
+
+    def forward(self, x):
+        x = x * 1.0
+        if x.requires_grad:
+            nan = torch.zeros_like(x, dtype=torch.bool)
+            nan[0, 0] = True
+            x.register_hook(lambda g: g.masked_fill(nan, float('nan')))
+        return x.flatten(1).sum(1)
+
+
+@pytest.mark.parametrize('rule', ['sign', 'gradient', 'pgd'])
+def test_nan_gradient_entries_do_not_move_the_image(rule):
     """An fp16 backward that overflowed can leave NaNs in x.grad (the loss
     scaler then skips the update); the images must stay finite."""
     x = torch.zeros(2, 3, 4, 4)
     grad = torch.ones_like(x)
     grad[0, 0] = float('nan')
-    if variant == 'sign':
+    if rule == 'sign':
         adv = attacks.sign_step(x, grad, 0.1)
+    elif rule == 'gradient':
+        adv = attacks.gradient_step(x, 0.1 * grad)
     else:
-        adv = attacks.dat_step(x, -grad, 0.1, variant)
+        adv = attacks.pgd(NanGradDisc(), x, raw_sum, 0.1, 0.1, steps=1)
     assert torch.isfinite(adv).all()
     assert torch.equal(adv[0, 0], x[0, 0])
     assert torch.allclose(adv[1], torch.full_like(adv[1], 0.1))
@@ -197,8 +187,13 @@ def test_conditional_attack_uses_labels():
         lambda m, args, kwargs: seen.append(kwargs.get('label')),
         with_kwargs=True)
     labels = torch.tensor([0, 1, 2, 3])
-    adv_a = attacks.fgsm(disc, x, raw_sum, EPS, labels)
-    adv_b = attacks.fgsm(disc, x, raw_sum, EPS, torch.tensor([9, 8, 7, 6]))
+
+    def with_labels(y):
+        return lambda images: disc(images, label=y)
+
+    adv_a = attacks.fgsm(disc, x, raw_sum, EPS, forward=with_labels(labels))
+    adv_b = attacks.fgsm(disc, x, raw_sum, EPS,
+                         forward=with_labels(torch.tensor([9, 8, 7, 6])))
     assert seen and all(torch.equal(s, labels) for s in seen[:1])
     assert not torch.equal(adv_a, adv_b)  # the class changes the direction
     with pytest.raises(Exception):
@@ -218,7 +213,5 @@ def test_bad_arguments_are_refused():
     disc, x = LinearDisc(), images()
     with pytest.raises(ValueError, match="mode must be 'train' or 'eval'"):
         attacks.fgsm(disc, x, raw_sum, EPS, mode='test')
-    with pytest.raises(ValueError, match='variant must be one of'):
-        attacks.dat_step(x, x, EPS, variant='code')
     with pytest.raises(ValueError, match='eps, step_size and steps >= 0'):
         attacks.pgd(disc, x, raw_sum, -1.0, 0.1, 1)

@@ -80,8 +80,7 @@ def test_schedule_drives_the_regularizer():
      "'exp'"),
     (dict(start_iter=-1), 'start_iter must be an int >= 0, got -1'),
     (dict(ramp_iters=2.5), 'ramp_iters must be an int >= 0'),
-    (dict(target_eps=-2), r'target_eps must be a number of gray levels in '
-     r'\[0, 255\]'),
+    (dict(target_eps=-2), r'target_eps must be in \[0.0, 255.0\], got -2'),
 ])
 def test_bad_schedule_is_refused(kwargs, message):
     with pytest.raises(ConfigError, match=message):

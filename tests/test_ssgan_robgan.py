@@ -6,7 +6,8 @@ from mmgen.models import build_model, build_module
 
 from mmgen_adv import attacks
 from mmgen_adv.errors import ConfigError
-from mmgen_adv.models import rotate_quarters
+from mmgen_adv.models import DiscStep, rotate_quarters
+from mmgen_adv.models.disc_step import DiscBatch
 from mmgen_adv.robust import (accuracy_under_attack, adversarial_finetune,
                               class_logits)
 
@@ -143,6 +144,27 @@ def test_ssgan_losses_and_upright_gan_loss():
     assert torch.equal(calls[2][0], rotate_quarters(real)[0])
 
 
+def test_ssgan_generator_rotation_loss_is_weighted_on_rotated_fakes():
+    """G's rotation term: weight x cross-entropy of D's rotation head on its
+    own images rotated by quarters (checked at a weight other than the
+    default 0.2, against the logits D actually gave)."""
+    model = ssgan(gen_rotation_weight=0.35)
+    assert ssgan().gen_rotation_weight == 0.2
+    calls = []
+    model.discriminator.register_forward_hook(
+        lambda m, args, kwargs, out: calls.append(
+            (args[0].detach().clone(), out)),
+        with_kwargs=True)
+    out = model.train_step(dict(real_img=images(8)), optimizers(model),
+                           running_status=dict(iteration=0))['log_vars']
+    (fakes, _), (rotated, (_, logits)) = calls[-2], calls[-1]
+    upright, k = rotate_quarters(fakes)
+    assert torch.equal(rotated, upright)
+    expected = 0.35 * torch.nn.functional.cross_entropy(logits, k)
+    assert out['loss_gen_rotation'] == pytest.approx(expected.item(),
+                                                     rel=1e-6)
+
+
 def test_ssgan_rotation_weights():
     model = ssgan(disc_rotation_weight=1.0, gen_rotation_weight=0.2)
     model.discriminator.eval()  # no power iteration between the forwards
@@ -163,8 +185,9 @@ def test_ssgan_rotation_weights():
 
 
 def test_ssgan_takes_adv_cfg():
-    model = ssgan(dict(type='DAT', eps=2.0))
-    assert model.adv.grad_from_backward  # the SN ResNet D: exact
+    model = ssgan(dict(type='DAT', eps=2.0, score='loss'))
+    # the SN ResNet D treats samples independently: signed x.grad is exact
+    assert model.adv.gradient_source == 'backward_signed'
     out = model.train_step(dict(real_img=images(8)), optimizers(model),
                            running_status=dict(iteration=0))['log_vars']
     for key in ('loss_disc_adv_real', 'loss_disc_adv_fake',
@@ -187,6 +210,12 @@ def test_ssgan_needs_a_rotation_head():
 
 
 # -- Rob-GAN ------------------------------------------------------------------
+def pgd_attack(model, x, y):
+    """The model's PGD attacker on real images ``x`` labelled ``y``."""
+    batch = DiscBatch(x, x, y, y, iteration=0)
+    return model.adv.attack(DiscStep(model, batch, None, None, None), x)
+
+
 @pytest.mark.parametrize('mode', ['eval', 'train'])
 def test_pgd_attacker_respects_budget_and_leaves_d_alone(mode):
     model = robgan(adv_cfg=dict(type='PGD', eps=4.0, step_size=1.0,
@@ -195,7 +224,7 @@ def test_pgd_attacker_respects_budget_and_leaves_d_alone(mode):
     disc(images(8, 3))  # SN vectors in use
     before = snapshot(disc)
     x, y = images(8), labels(8)
-    adv = model.adv.attack(model, x, y)
+    adv = pgd_attack(model, x, y)
     after = snapshot(disc)
     for key in before:
         assert torch.equal(before[key], after[key]), key
@@ -211,8 +240,8 @@ def test_pgd_attacker_respects_budget_and_leaves_d_alone(mode):
 def test_pgd_attacker_uses_labels():
     model = robgan()
     x = images(8)
-    first = model.adv.attack(model, x, labels(8, 0))
-    second = model.adv.attack(model, x, labels(8, 1))
+    first = pgd_attack(model, x, labels(8, 0))
+    second = pgd_attack(model, x, labels(8, 1))
     assert not torch.equal(first, second)
 
 
@@ -231,6 +260,45 @@ def test_robgan_trains_on_attacked_reals():
     assert (trained_real - real).abs().max() <= attacks.gray_levels(4) + 1e-6
     assert 'loss_disc_class_real' in out and 'loss_gen_class' in out
     assert 'loss_disc_class_fake' not in out  # the official "new loss"
+
+
+def test_robgan_loss_weights():
+    """lam on the real/fake terms, 1 - lam on the class terms (checked at
+    lam = 0.3, where a swap shows), and no class loss on fakes unless
+    fake_class_loss: then the fakes' real/fake term gets lam too."""
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    ce = torch.nn.functional.cross_entropy
+    logit_f, logit_r = torch.randn(8, 1), torch.randn(8, 1)
+    class_f, class_r = torch.randn(8, 10), torch.randn(8, 10)
+    y, y_fake = labels(8), labels(8, 1)
+    batch = DiscBatch(images(8), images(8, 1), y, y_fake, iteration=0)
+    for fake_class_loss in (False, True):
+        model = robgan(lam=0.3, fake_class_loss=fake_class_loss)
+        terms = model.disc_losses(batch, (logit_f, class_f),
+                                  (logit_r, class_r))
+        fake_lam = 0.3 if fake_class_loss else 1.0
+        assert terms['loss_disc_real'] == pytest.approx(
+            0.3 * bce(logit_r, torch.ones_like(logit_r)).item())
+        assert terms['loss_disc_fake'] == pytest.approx(
+            fake_lam * bce(logit_f, torch.zeros_like(logit_f)).item())
+        assert terms['loss_disc_class_real'] == pytest.approx(
+            0.7 * ce(class_r, y).item())
+        assert ('loss_disc_class_fake' in terms) == fake_class_loss
+        if fake_class_loss:
+            assert terms['loss_disc_class_fake'] == pytest.approx(
+                0.7 * ce(class_f, y_fake).item())
+    gen = model.gen_losses(
+        dict(gen=model.generator, disc=model.discriminator,
+             fake_imgs=batch.fake, disc_pred_fake_g=(logit_f, class_f),
+             iteration=0, batch_size=8, fake_label=y_fake))
+    assert gen['loss_disc_fake_g'] == pytest.approx(
+        0.3 * bce(logit_f, torch.ones_like(logit_f)).item())
+    assert gen['loss_gen_class'] == pytest.approx(
+        0.7 * ce(class_f, y_fake).item())
+    # the attacker raises the same weighted loss on reals
+    assert model.real_attack_objective((logit_r, class_r), y).item() == \
+        pytest.approx(0.3 * bce(logit_r, torch.ones_like(logit_r)).item() +
+                      0.7 * ce(class_r, y).item())
 
 
 def test_robgan_options():
@@ -295,11 +363,14 @@ def test_adversarial_finetune_learns_and_uses_generated_images():
     before = {k: v.clone() for k, v in model.discriminator.named_parameters()}
     adversarial_finetune(model.discriminator, batches(), 30, eps=1.0,
                          attack_steps=2, lr=1e-2, generator=model.generator,
-                         num_classes=10, lam=0.5, log=logs.append,
+                         num_classes=10, lam=0.3, log=logs.append,
                          log_interval=10)
     assert len(calls) == 30  # one generated batch per iteration
     assert [log['iter'] for log in logs] == [10, 20, 30]
     assert logs[-1]['loss_real'] < logs[0]['loss_real']
+    for log in logs:  # attacked reals + lam x attacked generated images
+        assert log['loss'] == pytest.approx(
+            log['loss_real'] + 0.3 * log['loss_fake'], rel=1e-6)
     changed = [k for k, v in model.discriminator.named_parameters()
                if not torch.equal(before[k], v)]
     assert changed

@@ -1,24 +1,25 @@
 """A warm-up schedule for the attack budget of adversarial D training."""
 import math
 
-from mmcv.parallel import is_module_wrapper
 from mmcv.runner import HOOKS, Hook
 
+from ..attacks import unwrap
 from ..errors import ConfigError
+from ..settings import check_choice, check_int, check_number
 
 RAMPS = ('linear', 'cosine')
 
 
 def unwrap_model(runner):
-    model = runner.model
-    return model.module if is_module_wrapper(model) else model
+    return unwrap(runner.model)
 
 
 @HOOKS.register_module()
 class AdvEpsScheduleHook(Hook):
-    """Hold ``eps`` at 0 for ``start_iter`` iterations, then ramp it to the
-    target over ``ramp_iters`` (AS-GAN advises starting without
-    perturbation, while D is weak).
+    """Train without the attack for ``start_iter`` iterations (the base
+    model's update), then ramp ``eps`` from 0 to the target over
+    ``ramp_iters`` (AS-GAN advises starting without perturbation, while D is
+    weak).
 
     The value depends on the iteration alone, so runs resumed with
     ``--resume-from`` continue on the schedule, and every rank of a
@@ -26,8 +27,8 @@ class AdvEpsScheduleHook(Hook):
     ``adv_eps`` (gray levels).
 
     Args:
-        start_iter (int): Iterations with ``eps = 0`` (the base model's
-            update).
+        start_iter (int): Iterations with the regularizer switched off (the
+            base model's update; logged as ``adv_eps`` 0).
         ramp_iters (int): Iterations from 0 to the target (0: a step).
         target_eps (float | None): Gray levels; ``None`` takes the model's
             ``adv_cfg.eps``.
@@ -36,22 +37,12 @@ class AdvEpsScheduleHook(Hook):
 
     def __init__(self, start_iter=0, ramp_iters=0, target_eps=None,
                  ramp='linear'):
-        for key, value in (('start_iter', start_iter), ('ramp_iters',
-                                                        ramp_iters)):
-            if isinstance(value, bool) or not isinstance(value, int) or \
-                    value < 0:
-                raise ConfigError(f'AdvEpsScheduleHook.{key} must be an int '
-                                  f'>= 0, got {value!r}')
-        if ramp not in RAMPS:
-            raise ConfigError(f'AdvEpsScheduleHook.ramp must be one of '
-                              f'{list(RAMPS)}, got {ramp!r}')
-        if target_eps is not None and (
-                isinstance(target_eps, bool)
-                or not isinstance(target_eps, (int, float))
-                or not 0 <= target_eps <= 255):
-            raise ConfigError('AdvEpsScheduleHook.target_eps must be a '
-                              f'number of gray levels in [0, 255] or None, '
-                              f'got {target_eps!r}')
+        owner = 'AdvEpsScheduleHook'
+        check_int(owner, 'start_iter', start_iter, 0)
+        check_int(owner, 'ramp_iters', ramp_iters, 0)
+        check_choice(owner, 'ramp', ramp, RAMPS)
+        if target_eps is not None:
+            check_number(owner, 'target_eps', target_eps, 0.0, 255.0)
         self.start_iter = start_iter
         self.ramp_iters = ramp_iters
         self.target_eps = target_eps
@@ -85,5 +76,6 @@ class AdvEpsScheduleHook(Hook):
 
     def before_train_iter(self, runner):
         eps = self.eps_at(runner.iter)
+        self._regularizer.active = runner.iter >= self.start_iter
         self._regularizer.eps = eps
         runner.log_buffer.update(dict(adv_eps=eps))

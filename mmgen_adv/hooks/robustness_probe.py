@@ -1,6 +1,7 @@
 """Probing the discriminator the way the papers argue: how easily it is
 fooled (DAT's Eq. 1 / Fig. 1) and what its input gradient looks like
 (AS-GAN's Fig. 1 and 5)."""
+import functools
 import json
 import os.path as osp
 import random
@@ -13,24 +14,26 @@ from mmcv.runner.dist_utils import master_only
 
 from .. import attacks
 from ..errors import ConfigError
+from ..models.adversarial_gan import disc_output
 from .eps_schedule import unwrap_model
 
 
-def steps_to_fool(disc, images, target, step, max_steps, tol, labels=None,
+def steps_to_fool(disc, images, target, step, max_steps, tol, forward=None,
                   mode='eval'):
     """DAT's attack count: sign steps of size ``step`` moving each image's
     D output toward ``target`` until ``|D(x) - target| <= tol``.
 
     Returns the number of steps each image needed (``max_steps`` if it
-    never got there). ``disc`` is left untouched.
+    never got there). ``disc`` is left untouched; ``forward`` calls it on a
+    batch (default ``disc(x)``).
     """
+    forward = forward or disc
     adv = images.detach().clone()
     steps = torch.full((images.shape[0], ), max_steps, dtype=torch.long)
     active = torch.ones(images.shape[0], dtype=torch.bool)
     for count in range(max_steps + 1):
         with torch.no_grad(), attacks.untouched(disc, mode):
-            out = attacks.call_disc(disc, adv, labels).reshape(
-                adv.shape[0], -1).mean(1)
+            out = forward(adv).reshape(adv.shape[0], -1).mean(1)
         reached = active & ((out - target).abs() <= tol).cpu()
         steps[reached] = count
         active &= ~reached
@@ -39,7 +42,7 @@ def steps_to_fool(disc, images, target, step, max_steps, tol, labels=None,
         grad = attacks.input_gradient(
             disc, adv,
             lambda o: (o.reshape(o.shape[0], -1).mean(1) - target).abs()
-            .sum(), labels, mode)
+            .sum(), mode, forward)
         moved = attacks.sign_step(adv, -grad, step)
         adv = torch.where(active.view(-1, 1, 1, 1).to(adv.device), moved,
                           adv)
@@ -209,19 +212,23 @@ class DiscRobustnessProbeHook(Hook):
         labels = self._real_labels(model, device)
         fake_labels = None if self.fake_labels is None else \
             self.fake_labels.to(device)
+
+        on_reals = functools.partial(disc_output, model, disc, labels=labels)
+        on_fakes = functools.partial(disc_output, model, disc,
+                                     labels=fake_labels)
         with _RandomState():
             with torch.no_grad(), attacks.untouched(disc, self.mode):
-                mean_real = self._score(disc, reals, labels).mean()
-                mean_fake = self._score(disc, fakes, fake_labels).mean()
+                mean_real = self._score(on_reals(reals)).mean()
+                mean_fake = self._score(on_fakes(fakes)).mean()
             step = attacks.gray_levels(self.step_size)
             xi_fake = steps_to_fool(disc, fakes, mean_real, step,
-                                    self.max_steps, self.tol, fake_labels,
+                                    self.max_steps, self.tol, on_fakes,
                                     self.mode)
             xi_real = steps_to_fool(disc, reals, mean_fake, step,
-                                    self.max_steps, self.tol, labels,
+                                    self.max_steps, self.tol, on_reals,
                                     self.mode)
             grad = attacks.input_gradient(disc, reals, lambda o: o.sum(),
-                                          labels, self.mode)
+                                          self.mode, on_reals)
         l1, sparsity = gradient_stats(grad)
         scalars = dict(
             probe_xi_real=xi_real.float().mean().item(),
@@ -241,8 +248,7 @@ class DiscRobustnessProbeHook(Hook):
         return self.real_labels.to(device)
 
     @staticmethod
-    def _score(disc, images, labels):
-        out = attacks.call_disc(disc, images, labels)
+    def _score(out):
         return out.reshape(out.shape[0], -1).mean(1)
 
     def _write(self, runner, scalars, grad, xi_real, xi_fake, reals):

@@ -1,7 +1,8 @@
 from .adversarial_gan import (AdvConditionalGAN, AdversarialGANMixin,
-                              AdvUnconditionalGAN, DiscStep)
+                              AdvUnconditionalGAN)
 from .architectures import ACDiscriminator, SSGANDiscriminator
 from .builder import ADV_REGULARIZERS, build_adv_regularizer
+from .disc_step import DiscStep
 from .regularizers import ASGAN, DAT, PGD, AdversarialRegularizer
 from .robgan import RobGAN
 from .ssgan import SSGAN, rotate_quarters

@@ -8,154 +8,51 @@ type='AdvUnconditionalGAN', adv_cfg=dict(type='ASGAN'))``. Without
 
 One training iteration follows the toolbox's schedule (``disc_steps``,
 ``gen_steps``, ``batch_accumulation_steps``, DDP reducer, fp16 loss
-scaler); the discriminator's update is delegated to the regularizer.
+scaler); the discriminator's update is delegated to the regularizer
+(or, without ``adv_cfg`` or while it is switched off, is the toolbox's).
 """
 import math
 from copy import deepcopy
 
 import torch
-from mmcv.parallel import is_module_wrapper
 from mmgen.models.builder import MODELS
 from mmgen.models.common import set_requires_grad
 from mmgen.models.gans import BasicConditionalGAN, StaticUnconditionalGAN
 from torch.nn.parallel.distributed import _find_tensors
 
+from ..attacks import unwrap
 from ..errors import ConfigError, NonFiniteLossError
 from .builder import build_adv_regularizer
+from .disc_step import DiscBatch, DiscStep
 from .regularizers import STANDARD_UPDATE
 
 
-class DiscBatch:
-    """The images and labels of one discriminator update."""
-
-    def __init__(self, real, fake, real_label, fake_label, iteration):
-        self.real, self.fake = real, fake
-        self.real_label, self.fake_label = real_label, fake_label
-        self.iteration = iteration
-        self.batch_size = real.shape[0]
-
-    def with_real(self, real):
-        """The same batch with other real images (e.g. attacked ones)."""
-        return DiscBatch(real, self.fake, self.real_label, self.fake_label,
-                         self.iteration)
-
-    def images(self, side):
-        return self.real if side == 'real' else self.fake
-
-    def labels(self, side):
-        return self.real_label if side == 'real' else self.fake_label
-
-
-class CleanForward:
-    """D's predictions on the clean batch (and the inputs they came from)."""
-
-    def __init__(self, images, pred):
-        self.images, self.pred = images, pred
-
-
-class DiscStep:
-    """What a regularizer may do within one iteration's D update.
-
-    Forwards go through the (possibly DDP-wrapped) discriminator, backwards
-    through the DDP reducer and the fp16 loss scaler as in the toolbox, and
-    an optimizer step honours batch accumulation.
-    """
-
-    def __init__(self, model, batch, optimizer, ddp_reducer, loss_scaler):
-        self.model = model
-        self.batch = batch
-        self.optimizer = optimizer
-        self.ddp_reducer = ddp_reducer
-        self.loss_scaler = loss_scaler
-        self.log_vars = {}
-        self._pending = {}
-
-    # forwards and losses
-    def disc_forward(self, images, labels=None):
-        return self.model.disc_forward(images, labels)
-
-    def gan_loss(self, pred, target_is_real):
-        return self.model.gan_loss(pred, target_is_real, is_disc=True)
-
-    def clean_forward(self, grad_real=False, grad_fake=False):
-        """D on the clean batch, fakes first as in the toolbox.
-
-        With ``grad_*`` the inputs are leaves that require grad, so the
-        standard backward also leaves ``images[side].grad``.
-        """
-        images = dict(
-            real=self.batch.real.detach().requires_grad_(grad_real)
-            if grad_real else self.batch.real,
-            fake=self.batch.fake.detach().requires_grad_(grad_fake))
-        pred = {}
-        for side in ('fake', 'real'):
-            pred[side] = self.disc_forward(images[side],
-                                           self.batch.labels(side))
-        return CleanForward(images, pred)
-
-    def clean_losses(self, clean, gan_weight=1.0):
-        """The toolbox's D losses on the clean batch, GAN terms weighted."""
-        return self.model.disc_losses(self.batch, clean.pred['fake'],
-                                      clean.pred['real'], self.loss_scaler,
-                                      gan_weight)
-
-    # updates
-    def backward(self, losses):
-        """Backpropagate the ``loss*`` terms of ``losses`` (a dict of
-        tensors); every entry is logged at the next :meth:`step`."""
-        overlap = set(losses) & set(self._pending)
-        assert not overlap, f'terms logged twice in one update: {overlap}'
-        self._pending.update(losses)
-        loss = sum(v for k, v in losses.items() if 'loss' in k)
-        if torch.is_tensor(loss) and loss.requires_grad:
-            loss = loss / float(self.model.accumulation_steps)
-            self.model.backward(loss, self.ddp_reducer, self.loss_scaler)
-
-    def log(self, values):
-        """Add non-loss scalar tensors to the next step's log."""
-        assert not any('loss' in k for k in values), 'log losses via backward'
-        self._pending.update(values)
-
-    def step(self):
-        """Log (and check) the terms since the last step, then step D.
-
-        A non-finite term stops training here, before the weights change.
-        """
-        _, log_vars = self.model._parse_losses(self._pending)
-        self._pending = {}
-        total = self.log_vars.get('loss', 0.0) + log_vars['loss']
-        self.log_vars.update(log_vars)
-        self.log_vars['loss'] = total
-        if (self.batch.iteration + 1) % self.model.accumulation_steps == 0:
-            self.model.optimizer_step(self.optimizer['discriminator'],
-                                      self.loss_scaler)
-
-    def restart(self):
-        """Prepare a second optimizer step within this iteration."""
-        if self.loss_scaler is not None:
-            # a GradScaler unscales an optimizer once per update()
-            self.loss_scaler.update()
-        self.optimizer['discriminator'].zero_grad()
+def disc_output(model, disc, images, labels=None):
+    """The real/fake output of the discriminator module ``disc`` of
+    ``model`` on ``images``, called as ``model`` calls it: this package's
+    models say how (``call_discriminator``); the toolbox's GANs pass a
+    conditional D its labels as ``label=``."""
+    if isinstance(model, AdversarialGANMixin):
+        return model.gan_output(
+            model.call_discriminator(disc, images, labels))
+    return disc(images) if labels is None else disc(images, label=labels)
 
 
 class AdversarialGANMixin:
     """The training step shared by the adversarially trained models."""
 
-    #: models that add loss terms of their own (SSGAN) always take this
-    #: class's step, with the standard D update when there is no adv_cfg
-    own_losses = False
-
     def _init_adversarial(self, adv_cfg):
         self.adv_cfg = deepcopy(adv_cfg)
         self.adv = None
+        if self.discriminator is not None:
+            self._check_disc_conditioning()
         if adv_cfg is not None:
             if self.discriminator is None:
                 raise ConfigError('adv_cfg needs a discriminator')
-            self._check_disc_conditioning()
             self.adv = build_adv_regularizer(adv_cfg, self)
 
     def _check_disc_conditioning(self):
-        pass
+        """Refuse a discriminator that does not take this model's labels."""
 
     @property
     def accumulation_steps(self):
@@ -163,8 +60,7 @@ class AdversarialGANMixin:
 
     @property
     def unwrapped_discriminator(self):
-        disc = self.discriminator
-        return disc.module if is_module_wrapper(disc) else disc
+        return unwrap(self.discriminator)
 
     # -- pieces the unconditional and conditional models fill in ----------
     def real_batch(self, data_batch):
@@ -173,15 +69,24 @@ class AdversarialGANMixin:
     def sample_fakes(self, batch_size, phase):
         raise NotImplementedError
 
-    def disc_forward(self, images, labels=None):
+    def call_discriminator(self, disc, images, labels=None):
+        """How this model calls a discriminator module ``disc`` (the
+        training wrapper or the bare module) on a batch: the one place that
+        knows about labels and extra heads."""
         raise NotImplementedError
+
+    @staticmethod
+    def gan_output(disc_output):
+        """The real/fake part of what :meth:`call_discriminator` returns."""
+        return disc_output
+
+    def disc_forward(self, images, labels=None):
+        """D on ``images`` through the training wrapper."""
+        return self.call_discriminator(self.discriminator, images, labels)
 
     def label_entries(self, real_label, fake_label):
         """Extra keys of the toolbox's loss data dicts."""
         return {}
-
-    #: keyword arguments of D in attacks that need all of its outputs
-    attack_disc_kwargs = {}
 
     def real_attack_objective(self, disc_output, labels=None):
         """What an attack on real images increases: D's loss on them."""
@@ -251,8 +156,10 @@ class AdversarialGANMixin:
         return loss, log_vars
 
     # -- updates ----------------------------------------------------------
-    @staticmethod
-    def backward(loss, ddp_reducer=None, loss_scaler=None):
+    def backward(self, loss, ddp_reducer=None, loss_scaler=None):
+        """Backpropagate ``loss`` as one of ``accumulation_steps`` parts of
+        an update, through the DDP reducer and the fp16 loss scaler."""
+        loss = loss / float(self.accumulation_steps)
         # DDP's dynamic mode must be told which tensors this backward uses
         if ddp_reducer is not None:
             ddp_reducer.prepare_for_backward(_find_tensors(loss))
@@ -286,14 +193,9 @@ class AdversarialGANMixin:
         """One iteration: the regularized D update, then the G update every
         ``disc_steps`` iterations. Arguments as the toolbox's models'."""
         self._current_iter = self._current_iteration(running_status)
-        update = self.adv or (STANDARD_UPDATE if self.own_losses else None)
-        if update is None:
-            return super().train_step(data_batch, optimizer, ddp_reducer,
-                                      loss_scaler, use_apex_amp,
-                                      running_status)
         if use_apex_amp:
             raise ConfigError(
-                'adversarial training supports fp16 through the runner\'s '
+                f'{type(self).__name__} trains in fp16 through the runner\'s '
                 'fp16_loss_scaler (torch GradScaler), not apex')
         curr_iter = self._current_iter
         real, real_label = self.real_batch(data_batch)
@@ -306,7 +208,7 @@ class AdversarialGANMixin:
             fake, fake_label = self.sample_fakes(batch_size, 'disc')
         batch = DiscBatch(real, fake, real_label, fake_label, curr_iter)
         step = DiscStep(self, batch, optimizer, ddp_reducer, loss_scaler)
-        update.disc_step(step)
+        (self.adv or STANDARD_UPDATE).disc_step(step)
         log_vars = step.log_vars
 
         if (curr_iter + 1) % self.disc_steps == 0:
@@ -339,8 +241,7 @@ class AdversarialGANMixin:
                     **self.label_entries(None, fake_label),
                     loss_scaler=loss_scaler)
                 loss, log_vars = self._parse_losses(self.gen_losses(data))
-                self.backward(loss / float(self.accumulation_steps),
-                              ddp_reducer, loss_scaler)
+                self.backward(loss, ddp_reducer, loss_scaler)
             self.optimizer_step(optimizer['generator'], loss_scaler)
         return log_vars, fake
 
@@ -372,7 +273,7 @@ class AdvUnconditionalGAN(AdversarialGANMixin, StaticUnconditionalGAN):
             raise ConfigError(
                 f'{type(self.unwrapped_discriminator).__name__} is a '
                 f'conditional discriminator (num_classes={num_classes}) but '
-                'AdvUnconditionalGAN has no labels to attack it with; use '
+                'AdvUnconditionalGAN has no labels to give it; use '
                 'AdvConditionalGAN, or num_classes=0 for an unconditional '
                 'discriminator')
 
@@ -385,8 +286,8 @@ class AdvUnconditionalGAN(AdversarialGANMixin, StaticUnconditionalGAN):
             kwargs.update(self.generator.get_training_kwargs(phase=phase))
         return self.generator(None, num_batches=batch_size, **kwargs), None
 
-    def disc_forward(self, images, labels=None):
-        return self.discriminator(images)
+    def call_discriminator(self, disc, images, labels=None):
+        return disc(images)
 
 
 @MODELS.register_module()
@@ -403,6 +304,16 @@ class AdvConditionalGAN(AdversarialGANMixin, BasicConditionalGAN):
         super().__init__(*args, **kwargs)
         self._init_adversarial(adv_cfg)
 
+    def _check_disc_conditioning(self):
+        if getattr(self.unwrapped_discriminator, 'num_classes', None) == 0:
+            raise ConfigError(
+                f'{type(self).__name__} trains a conditional generator '
+                f'(num_classes={self.num_classes}), but '
+                f'{type(self.unwrapped_discriminator).__name__} is '
+                'unconditional (num_classes=0) and would never see the '
+                f'labels; set model.discriminator.num_classes='
+                f'{self.num_classes}, or use AdvUnconditionalGAN')
+
     def real_batch(self, data_batch):
         return data_batch['img'], data_batch['gt_label']
 
@@ -410,8 +321,8 @@ class AdvConditionalGAN(AdversarialGANMixin, BasicConditionalGAN):
         fake = self.generator(None, num_batches=batch_size, return_noise=True)
         return fake['fake_img'], fake['label']
 
-    def disc_forward(self, images, labels=None):
-        return self.discriminator(images, label=labels)
+    def call_discriminator(self, disc, images, labels=None):
+        return disc(images, label=labels)
 
     def label_entries(self, real_label, fake_label):
         entries = dict(gt_label=real_label, fake_label=fake_label)

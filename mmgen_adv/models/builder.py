@@ -1,6 +1,5 @@
 """Registry and builder of the adversarial regularizers in ``adv_cfg``."""
 import inspect
-import math
 
 from mmcv.utils import Registry
 
@@ -37,23 +36,3 @@ def build_adv_regularizer(adv_cfg, model):
     regularizer = cls(**options)
     regularizer.bind(model)
     return regularizer
-
-
-def check_choice(owner, key, value, choices):
-    if value not in choices:
-        raise ConfigError(
-            f'{owner}.{key} must be one of {list(choices)}, got {value!r}')
-
-
-def check_number(owner, key, value, low=None, high=None, low_open=False):
-    """A finite real number in [low, high] (or (low, high] if low_open)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not math.isfinite(value):
-        raise ConfigError(f'{owner}.{key} must be a finite number, got '
-                          f'{value!r}')
-    too_low = low is not None and (value <= low if low_open else value < low)
-    too_high = high is not None and value > high
-    if too_low or too_high:
-        bracket = '(' if low_open else '['
-        raise ConfigError(f'{owner}.{key} must be in {bracket}{low}, {high}],'
-                          f' got {value!r}')

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from mmgen.models.builder import MODELS
 
 from ..errors import ConfigError
+from ..settings import check_bool, check_number
 from .adversarial_gan import AdvConditionalGAN
-from .builder import check_number
 
 DEFAULT_ATTACK = dict(type='PGD', eps=4.0, step_size=1.0, steps=5)
 
@@ -34,9 +34,6 @@ class RobGAN(AdvConditionalGAN):
         Others: as ``BasicConditionalGAN``; the discriminator needs a class
             head (``ACDiscriminator``).
     """
-    own_losses = True
-    attack_disc_kwargs = dict(return_aux=True)
-
     def __init__(self,
                  *args,
                  adv_cfg=DEFAULT_ATTACK,
@@ -44,9 +41,7 @@ class RobGAN(AdvConditionalGAN):
                  fake_class_loss=False,
                  **kwargs):
         check_number('model (RobGAN)', 'lam', lam, 0.0, 1.0)
-        if not isinstance(fake_class_loss, bool):
-            raise ConfigError('model (RobGAN).fake_class_loss must be True '
-                              f'or False, got {fake_class_loss!r}')
+        check_bool('model (RobGAN)', 'fake_class_loss', fake_class_loss)
         if adv_cfg is not None and (not isinstance(adv_cfg, dict)
                                     or adv_cfg.get('type') != 'PGD'):
             raise ConfigError(
@@ -55,6 +50,9 @@ class RobGAN(AdvConditionalGAN):
         self.lam = float(lam)
         self.fake_class_loss = fake_class_loss
         super().__init__(*args, adv_cfg=adv_cfg, **kwargs)
+
+    def _check_disc_conditioning(self):
+        # the class is predicted by a head, not passed in: D takes no labels
         classes = getattr(self.unwrapped_discriminator, 'num_aux_classes',
                           None)
         if classes != self.num_classes:
@@ -64,9 +62,13 @@ class RobGAN(AdvConditionalGAN):
                 "(model.discriminator.type='ACDiscriminator'); got "
                 f'{type(self.unwrapped_discriminator).__name__}')
 
-    def disc_forward(self, images, labels=None):
+    def call_discriminator(self, disc, images, labels=None):
         """``(real/fake logit, class logits)``: the class is predicted."""
-        return self.discriminator(images, return_aux=True)
+        return disc(images, return_aux=True)
+
+    @staticmethod
+    def gan_output(disc_output):
+        return disc_output[0]
 
     def class_loss(self, logits, labels):
         accuracy = (logits.argmax(dim=1) == labels).float().mean()

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from mmgen.models.builder import MODELS
 
 from ..errors import ConfigError
+from ..settings import check_number
 from .adversarial_gan import AdvUnconditionalGAN
-from .builder import check_number
 
 NUM_ROTATIONS = 4
 
@@ -52,8 +52,6 @@ class SSGAN(AdvUnconditionalGAN):
         Others: as ``StaticUnconditionalGAN``; the discriminator needs a
             rotation head (``SSGANDiscriminator``).
     """
-    own_losses = True
-
     def __init__(self,
                  *args,
                  disc_rotation_weight=1.0,
