@@ -1,0 +1,131 @@
+"""Running a study: many training runs, side by side, resumable.
+
+A study (``tools/benchmark_quality.py``, ``tools/benchmark_robust.py``) is a
+list of :class:`Run`\\ s, each a sequence of :class:`Step`\\ s (commands of
+this project's tools) in its own folder. :func:`run_all` runs up to
+``jobs`` runs at once; a step whose result is already there is skipped, so
+calling the study again after an interruption continues where it stopped
+(training steps pass ``--auto-resume``, so even a half-finished run
+continues from its newest checkpoint). Each step's wall-clock time is kept
+in ``timing.json`` in its run's folder.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .errors import UserInputError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Step:
+    """One command of a run.
+
+    Args:
+        name (str): Its name within the run (a key of ``timing.json``).
+        command (list | callable): The command line, or a function of the
+            run returning it (for steps that need earlier steps' results).
+        done (callable): ``done(run)`` is true when the step's result is
+            there.
+    """
+
+    def __init__(self, name, command, done):
+        self.name, self.command, self.done = name, command, done
+
+
+class Run:
+    """A named sequence of steps in the folder ``path``."""
+
+    def __init__(self, name, path, steps, config_text=None):
+        self.name, self.path, self.steps = name, Path(path), steps
+        self.config_text = config_text
+
+    @property
+    def config(self):
+        return self.path / 'config.py'
+
+    def timing(self):
+        """``{step: seconds}`` of the steps run so far."""
+        file = self.path / 'timing.json'
+        return json.loads(file.read_text()) if file.is_file() else {}
+
+    def _record(self, step, seconds):
+        timing = self.timing()
+        timing[step] = seconds
+        (self.path / 'timing.json').write_text(json.dumps(timing, indent=1))
+
+    def prepare(self):
+        """Write the run's config; refuse a folder holding another one."""
+        if self.config_text is None:
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        if self.config.is_file() and \
+                self.config.read_text() != self.config_text:
+            raise UserInputError(
+                f'{self.path} holds a run with other settings (its '
+                'config.py differs); use another --work-dir, or delete it')
+        self.config.write_text(self.config_text)
+
+
+def tool(script, *args):
+    """The command line of ``tools/<script>`` with this interpreter."""
+    return [sys.executable, str(ROOT / 'tools' / script), *map(str, args)]
+
+
+def job_env(threads, device):
+    """Environment of one job: its thread share, and CUDA hidden for a
+    CPU study on a GPU host."""
+    env = dict(os.environ)
+    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (str(ROOT), env.get('PYTHONPATH', '')) if p)
+    if device == 'cpu':
+        env['CUDA_VISIBLE_DEVICES'] = ''
+    return env
+
+
+def _execute(run, env, log):
+    for step in run.steps:
+        if step.done(run):
+            continue
+        command = step.command(run) if callable(step.command) else \
+            step.command
+        start = time.time()
+        result = subprocess.run(command, env=env, capture_output=True,
+                                text=True)
+        seconds = time.time() - start
+        (run.path / f'{step.name}.out').write_text(result.stdout +
+                                                   result.stderr)
+        if result.returncode != 0 or not step.done(run):
+            raise RuntimeError(
+                f'{run.name}: step {step.name} failed (exit status '
+                f'{result.returncode}; output in '
+                f'{run.path / (step.name + ".out")}):\n'
+                f'{result.stderr[-2000:]}')
+        run._record(step.name, seconds)
+        log(f'{run.name}: {step.name} done in {seconds:.0f} s')
+
+
+def run_all(runs, jobs=1, device='cpu', log=print):
+    """Run every unfinished step of ``runs``, ``jobs`` runs at a time.
+
+    Returns the wall-clock seconds this call took. CPU jobs share the
+    host's cores equally; GPU jobs share the GPU.
+    """
+    for run in runs:
+        run.prepare()
+    pending = [r for r in runs if not all(s.done(r) for s in r.steps)]
+    for run in runs:
+        if run not in pending:
+            log(f'{run.name}: reusing finished run')
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    env = job_env(threads, device)
+    start = time.time()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for future in [pool.submit(_execute, r, env, log) for r in pending]:
+            future.result()
+    return time.time() - start

@@ -1,0 +1,65 @@
+"""The study runner: steps skipped when done, runs side by side, timing."""
+import sys
+
+import pytest
+
+from mmgen_adv.errors import UserInputError
+from mmgen_adv.study import Run, Step, run_all
+
+
+def touch_step(name, seconds=0.0):
+    """A step that writes ``<name>.done`` (after ``seconds``)."""
+    code = (f'import time, pathlib, sys; time.sleep({seconds}); '
+            f"pathlib.Path(sys.argv[1], '{name}.done').write_text('x')")
+    return Step(name, lambda run: [sys.executable, '-c', code, run.path],
+                lambda run: (run.path / f'{name}.done').is_file())
+
+
+def test_steps_run_in_order_once_and_are_timed(tmp_path):
+    run = Run('a', tmp_path / 'a', [touch_step('one'), touch_step('two')],
+              config_text='x = 1\n')
+    logged = []
+    run_all([run], log=logged.append)
+    assert (run.path / 'two.done').is_file()
+    assert set(run.timing()) == {'one', 'two'}
+    assert (run.path / 'config.py').read_text() == 'x = 1\n'
+    # interrupted after 'one': only 'two' runs again
+    (run.path / 'two.done').unlink()
+    logged.clear()
+    run_all([run], log=logged.append)
+    assert logged == ['a: two done in 0 s']
+    logged.clear()
+    run_all([run], log=logged.append)
+    assert logged == ['a: reusing finished run']
+
+
+def test_jobs_run_side_by_side(tmp_path):
+    """Two runs with jobs=2 overlap in time (each records when it ran)."""
+    code = ('import time, pathlib, sys; start = time.time(); '
+            'time.sleep(1.0); pathlib.Path(sys.argv[1], "span").write_text('
+            'f"{start} {time.time()}")')
+    step = Step('s', lambda run: [sys.executable, '-c', code, run.path],
+                lambda run: (run.path / 'span').is_file())
+    runs = [Run(str(i), tmp_path / str(i), [step]) for i in range(2)]
+    for run in runs:
+        run.path.mkdir()
+    run_all(runs, jobs=2, log=lambda _: None)
+    (a0, a1), (b0, b1) = [map(float, (r.path / 'span').read_text().split())
+                          for r in runs]
+    assert a0 < b1 and b0 < a1
+
+
+def test_a_failing_step_names_its_output(tmp_path):
+    fail = Step('boom', [sys.executable, '-c', 'import sys; sys.exit(3)'],
+                lambda run: False)
+    run = Run('r', tmp_path / 'r', [fail], config_text='')
+    with pytest.raises(RuntimeError, match=r'r: step boom failed \(exit '
+                       r'status 3; output in .*boom.out\)'):
+        run_all([run], log=lambda _: None)
+
+
+def test_a_folder_holding_other_settings_is_refused(tmp_path):
+    Run('r', tmp_path / 'r', [], config_text='a = 1\n').prepare()
+    with pytest.raises(UserInputError, match='holds a run with other '
+                       'settings'):
+        Run('r', tmp_path / 'r', [], config_text='a = 2\n').prepare()
