@@ -25,8 +25,10 @@ from mmgen.apis import set_random_seed
 from mmgen.datasets import build_dataset
 from mmgen.models import build_model
 
-from mmgen_adv.cli import load_model_checkpoint, one_line_errors
-from mmgen_adv.config import check_dataset_paths, load_config
+from mmgen_adv.checkpoints import load_weights, read_checkpoint
+from mmgen_adv.cli import one_line_errors
+from mmgen_adv.config import load_config
+from mmgen_adv.data_checks import check_dataset_paths
 from mmgen_adv.errors import UserInputError
 from mmgen_adv.robust import adversarial_finetune, labelled_batches
 
@@ -55,6 +57,11 @@ def parse_args(argv=None):
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--log-interval', type=int, default=50)
+    parser.add_argument(
+        '--partial-load',
+        action='store_true',
+        help='load only the tensors whose name and shape fit the model, '
+        'naming the others (default: refuse a checkpoint that does not fit)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
 
@@ -66,8 +73,8 @@ def main(argv=None):
         raise UserInputError(
             'give a GAN checkpoint to fine-tune, or --from-scratch for the '
             'adversarial-training baseline (not both)')
-    if args.checkpoint and not osp.isfile(args.checkpoint):
-        raise UserInputError(f"checkpoint '{args.checkpoint}' does not exist")
+    checkpoint = read_checkpoint(args.checkpoint) if args.checkpoint \
+        else None
     for name in ('iters', 'attack_steps', 'batch_size'):
         if getattr(args, name) < 1:
             raise UserInputError(f'--{name.replace("_", "-")} must be >= 1')
@@ -87,7 +94,8 @@ def main(argv=None):
             f"(ACDiscriminator); {args.config} has "
             f'{type(model.discriminator).__name__}')
     if args.checkpoint:
-        load_model_checkpoint(model, args.checkpoint)
+        load_weights(model, args.checkpoint, 'checkpoint', args.partial_load,
+                     checkpoint=checkpoint)
     model.to('cuda' if torch.cuda.is_available() else 'cpu')
     generator = None if args.from_scratch else model.generator
     if generator is not None:

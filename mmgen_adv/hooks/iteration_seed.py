@@ -12,6 +12,25 @@ def iteration_seed(seed, iteration, rank=None):
     return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
+class PreservedRandomState:
+    """Save and restore every global RNG (Python, NumPy, PyTorch CPU and
+    CUDA), so code run inside draws nothing from the training stream."""
+
+    def __enter__(self):
+        self.state = (random.getstate(), np.random.get_state(),
+                      torch.get_rng_state(),
+                      torch.cuda.get_rng_state_all()
+                      if torch.cuda.is_available() else None)
+        return self
+
+    def __exit__(self, *exc):
+        random.setstate(self.state[0])
+        np.random.set_state(self.state[1])
+        torch.set_rng_state(self.state[2])
+        if self.state[3] is not None:
+            torch.cuda.set_rng_state_all(self.state[3])
+
+
 def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed)

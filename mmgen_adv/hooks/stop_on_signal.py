@@ -1,0 +1,159 @@
+"""Stopping on SIGTERM / SIGINT with a checkpoint (preemption, Ctrl-C)."""
+import signal
+import threading
+
+import torch
+import torch.distributed as dist
+from mmcv.runner import HOOKS, Hook, get_dist_info
+
+from ..errors import TrainingInterrupted
+from .checkpoint import AtomicCheckpointHook
+
+SIGNALS = ('SIGTERM', 'SIGINT')
+
+
+def _ignore_stop_signals(worker_id, init_fn=None):
+    """DataLoader workers leave stopping to the main process: a SIGTERM
+    sent to the whole process group (SLURM, a container stop) would
+    otherwise kill them, and the main process would fail mid-iteration."""
+    for name in SIGNALS:
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    if init_fn is not None:
+        init_fn(worker_id)
+
+
+class _WorkerInit:
+    """Picklable ``worker_init_fn`` (spawned workers pickle it)."""
+
+    def __init__(self, init_fn):
+        self.init_fn = init_fn
+
+    def __call__(self, worker_id):
+        _ignore_stop_signals(worker_id, self.init_fn)
+
+
+class _EndOfIteration(Hook):
+    """Runs after every other hook (loggers included)."""
+
+    def __init__(self, stop_hook):
+        self.stop_hook = stop_hook
+
+    def after_train_iter(self, runner):
+        self.stop_hook.end_of_iteration(runner)
+
+    def after_run(self, runner):
+        self.stop_hook.end_of_run(runner)
+
+
+def _distributed():
+    return dist.is_available() and dist.is_initialized()
+
+
+@HOOKS.register_module()
+class StopOnSignalHook(Hook):
+    """On SIGTERM or SIGINT, finish the current iteration, write its
+    checkpoint, and stop with :class:`TrainingInterrupted` (exit status 3
+    in ``tools/train.py``).
+
+    The signal only sets a flag; at the end of the iteration (after every
+    other hook) all ranks of a distributed run agree on it (one small
+    all-reduce per iteration, on a CPU group), so they stop after the same
+    iteration. Rank 0 writes the checkpoint through the
+    :class:`AtomicCheckpointHook` (no second copy when that iteration was
+    saved anyway) and every rank waits for it before stopping. The other
+    hooks' ``after_run`` (loggers closing their files) still runs.
+
+    A second SIGINT stops at once (Ctrl-C twice); a repeated SIGTERM does
+    not (launchers forward the one the scheduler sent to every process).
+    DataLoader workers ignore both signals. Register it with priority
+    ``'HIGHEST'`` (``tools/train.py`` does): workers get their signal
+    settings before ``IterationSeedHook`` starts them.
+    """
+
+    def __init__(self):
+        self.received = None
+        self.stopped_at = None
+        self._previous = {}
+        self._group = None
+
+    # -- signals -------------------------------------------------------
+    def _handle(self, signum, frame):
+        if self.received is not None and signum == signal.SIGINT:
+            previous = self._previous.get(signum, signal.default_int_handler)
+            if callable(previous):
+                return previous(signum, frame)
+            raise KeyboardInterrupt
+        if self.received is None:
+            self.received = signum
+
+    def _install(self):
+        if threading.current_thread() is not threading.main_thread():
+            return  # Python only lets the main thread set handlers
+        for name in SIGNALS:
+            signum = getattr(signal, name)
+            self._previous[signum] = signal.signal(signum, self._handle)
+
+    def _restore(self):
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous = {}
+
+    # -- hook stages -----------------------------------------------------
+    def before_run(self, runner):
+        self.received = self.stopped_at = None
+        self._install()
+        if _distributed() and dist.get_backend() != 'gloo':
+            # the flag travels on the CPU: no device sync per iteration
+            self._group = dist.new_group(backend='gloo')
+        # appended last: after the loggers (safe while hooks are called)
+        runner.register_hook(_EndOfIteration(self), priority='LOWEST')
+
+    def before_fetch_train_data(self, runner):
+        loader = runner.data_loader._dataloader
+        if loader.num_workers > 0 and not isinstance(loader.worker_init_fn,
+                                                     _WorkerInit):
+            # the workers started from here on (IterationSeedHook restarts
+            # them at the first iteration, and each epoch does) ignore
+            # stop signals
+            loader.worker_init_fn = _WorkerInit(loader.worker_init_fn)
+
+    def _agreed_signal(self):
+        received = self.received or 0
+        if _distributed():
+            flag = torch.tensor([received], dtype=torch.int32)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self._group)
+            received = int(flag.item())
+        return received
+
+    def end_of_iteration(self, runner):
+        received = self._agreed_signal()
+        if not received or runner.iter + 1 >= runner.max_iters:
+            return  # the last iteration ends the run anyway
+        name = signal.Signals(received).name
+        runner.logger.info(f'{name} received: stopping after iteration '
+                           f'{runner.iter + 1} with a checkpoint')
+        saver = next((h for h in runner.hooks
+                      if isinstance(h, AtomicCheckpointHook)), None)
+        if saver is None:
+            runner.logger.warning(
+                f'{name}: no AtomicCheckpointHook in this run, so no '
+                'checkpoint is written')
+        else:
+            saver.save_now(runner)
+        if _distributed():
+            dist.barrier(group=self._group)  # rank 0's file is complete
+        self.stopped_at = (name, runner.iter + 1, saver)
+        # end the loop after this iteration; after_run hooks still run
+        runner._max_iters = runner.iter + 1
+
+    def end_of_run(self, runner):
+        self._restore()
+        if self.stopped_at is None:
+            return
+        name, iteration, saver = self.stopped_at
+        where = ''
+        if saver is not None and get_dist_info()[0] == 0:
+            where = f": {runner.meta['hook_msgs']['last_ckpt']}"
+        raise TrainingInterrupted(
+            f'stopped by {name} after iteration {iteration}, checkpoint '
+            f'written{where}; the same command with --auto-resume continues')
