@@ -10,6 +10,8 @@ command, without the variable, runs through):
   ``latest.pth`` is re-pointed;
 * ``term:K`` / ``int:K``: SIGTERM / SIGINT to this process before iteration
   K starts (the run goes on to the end of that iteration);
+* ``groupterm:K``: SIGTERM to this process's whole process group (as a
+  scheduler does: launcher, ranks and data workers);
 * ``stop:K``: SIGSTOP before iteration K starts (a frozen rank).
 
 ``@R`` after a point (``iter:5@1``) limits it to rank R.
@@ -85,6 +87,9 @@ class KillSwitchHook(Hook):
             return
         where, iteration = self.point
         if runner.iter + 1 != iteration:
+            return
+        if where == 'groupterm':
+            os.killpg(os.getpgid(0), signal.SIGTERM)
             return
         signum = dict(iter=signal.SIGKILL, term=signal.SIGTERM,
                       int=signal.SIGINT, stop=signal.SIGSTOP).get(where)

@@ -47,12 +47,15 @@ class Heartbeats:
 
     def peers(self):
         """``{rank: (iteration, seconds since its beat changed, host,
-        pid)}`` for the ranks that published."""
+        pid)}``; a rank that never published has ``(-1, inf, '?', -1)``."""
         now = time.monotonic()
         found = {}
         for rank in range(self.world_size):
             key = KEY.format(rank)
-            if rank == self.rank or not self.store.check([key]):
+            if rank == self.rank:
+                continue
+            if not self.store.check([key]):
+                found[rank] = (-1, float('inf'), '?', -1)
                 continue
             beat, iteration, host, pid = self.store.get(key).decode().split()
             if self.seen.get(rank, (None, ))[0] != beat:
@@ -101,6 +104,7 @@ class StalledRankWatchdogHook(Hook):
                                      dist.get_world_size())
         self.iteration, self.progress = runner.iter, time.monotonic()
         self.logger = runner.logger
+        self.heartbeats.publish(self.iteration)  # before any iteration
         self._thread = threading.Thread(
             target=self._watch, name='stalled-rank-watchdog', daemon=True)
         self._thread.start()
@@ -111,15 +115,16 @@ class StalledRankWatchdogHook(Hook):
     def after_run(self, runner):
         self._stop.set()
 
-    def stalled_ranks(self):
+    def stalled_ranks(self, peers):
         """Lines naming the ranks that hold this one up (empty if none)."""
         lines = []
-        for rank, (iteration, silent, host, pid) in sorted(
-                self.heartbeats.peers().items()):
-            if silent > self.timeout / 2:
+        for rank, (iteration, silent, host, pid) in sorted(peers.items()):
+            if iteration < 0:
+                lines.append(f'rank {rank} never started training')
+            elif silent > self.timeout / 2:
                 lines.append(f'rank {rank} (pid {pid} on {host}) stopped '
-                             f'responding {silent:.0f} s ago at iteration '
-                             f'{iteration}')
+                             f'responding {silent:.0f} s ago (last seen at '
+                             f'iteration {iteration})')
             elif iteration < self.iteration:
                 lines.append(f'rank {rank} (pid {pid} on {host}) is stuck '
                              f'at iteration {iteration}')
@@ -129,9 +134,12 @@ class StalledRankWatchdogHook(Hook):
         while not self._stop.wait(self.beat):
             try:
                 self.heartbeats.publish(self.iteration)
+                # read every beat: when a peer's beat last changed is seen
+                # by this rank's clock
+                peers = self.heartbeats.peers()
                 if time.monotonic() - self.progress < self.timeout:
                     continue
-                stalled = self.stalled_ranks()
+                stalled = self.stalled_ranks(peers)
             except Exception:  # noqa: BLE001 (store gone: the run ends)
                 continue
             if stalled:

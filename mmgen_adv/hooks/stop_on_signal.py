@@ -1,4 +1,7 @@
 """Stopping on SIGTERM / SIGINT with a checkpoint (preemption, Ctrl-C)."""
+import atexit
+import multiprocessing
+import os
 import signal
 import threading
 
@@ -12,24 +15,31 @@ from .checkpoint import AtomicCheckpointHook
 SIGNALS = ('SIGTERM', 'SIGINT')
 
 
-def _ignore_stop_signals(worker_id, init_fn=None):
-    """DataLoader workers leave stopping to the main process: a SIGTERM
-    sent to the whole process group (SLURM, a container stop) would
-    otherwise kill them, and the main process would fail mid-iteration."""
-    for name in SIGNALS:
-        signal.signal(getattr(signal, name), signal.SIG_IGN)
-    if init_fn is not None:
-        init_fn(worker_id)
-
-
 class _WorkerInit:
-    """Picklable ``worker_init_fn`` (spawned workers pickle it)."""
+    """``worker_init_fn`` of DataLoader workers that leave stopping to the
+    main process.
 
-    def __init__(self, init_fn):
+    A SIGTERM sent to the whole process group (SLURM, a container stop)
+    would kill the workers, and the main process would then fail in the
+    middle of its iteration. So a worker ignores SIGINT, and SIGTERM too
+    until the main process lets it go (``may_exit``): when its run ends or
+    the interpreter exits, which is when the toolbox and ``multiprocessing``
+    terminate leftover workers with SIGTERM.
+    """
+
+    def __init__(self, init_fn, may_exit):
         self.init_fn = init_fn
+        self.may_exit = may_exit
+
+    def _on_sigterm(self, signum, frame):
+        if self.may_exit.value:
+            os._exit(0)  # quietly, as PyTorch's workers do for their parent
 
     def __call__(self, worker_id):
-        _ignore_stop_signals(worker_id, self.init_fn)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        if self.init_fn is not None:
+            self.init_fn(worker_id)
 
 
 class _EndOfIteration(Hook):
@@ -75,6 +85,7 @@ class StopOnSignalHook(Hook):
         self.stopped_at = None
         self._previous = {}
         self._group = None
+        self._workers_may_exit = None
 
     # -- signals -------------------------------------------------------
     def _handle(self, signum, frame):
@@ -99,9 +110,16 @@ class StopOnSignalHook(Hook):
         self._previous = {}
 
     # -- hook stages -----------------------------------------------------
+    def _let_workers_exit(self):
+        if self._workers_may_exit is not None:
+            self._workers_may_exit.value = 1
+
     def before_run(self, runner):
         self.received = self.stopped_at = None
         self._install()
+        # shared with the workers forked later
+        self._workers_may_exit = multiprocessing.Value('b', 0, lock=False)
+        atexit.register(self._let_workers_exit)
         if _distributed() and dist.get_backend() != 'gloo':
             # the flag travels on the CPU: no device sync per iteration
             self._group = dist.new_group(backend='gloo')
@@ -115,7 +133,8 @@ class StopOnSignalHook(Hook):
             # the workers started from here on (IterationSeedHook restarts
             # them at the first iteration, and each epoch does) ignore
             # stop signals
-            loader.worker_init_fn = _WorkerInit(loader.worker_init_fn)
+            loader.worker_init_fn = _WorkerInit(loader.worker_init_fn,
+                                                self._workers_may_exit)
 
     def _agreed_signal(self):
         received = self.received or 0
@@ -148,6 +167,7 @@ class StopOnSignalHook(Hook):
 
     def end_of_run(self, runner):
         self._restore()
+        self._let_workers_exit()
         if self.stopped_at is None:
             return
         name, iteration, saver = self.stopped_at
