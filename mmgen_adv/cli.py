@@ -39,9 +39,9 @@ def record_exit_status(status):
             f.write(f'{status}\n')
 
 
-def exit_with(status, message):
-    """End the tool: ``error: message`` on stderr and ``status``."""
-    print(f'error: {message}', file=sys.stderr, flush=True)
+def exit_with(status, message, prefix='error'):
+    """End the tool: ``<prefix>: message`` on stderr and ``status``."""
+    print(f'{prefix}: {message}', file=sys.stderr, flush=True)
     record_exit_status(status)
     sys.exit(status)
 

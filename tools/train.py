@@ -37,7 +37,8 @@ from mmgen_adv.config import (add_missing_runtime, check_fp16_needs_cuda,
 from mmgen_adv.data_checks import (check_dataset_paths, check_samples,
                                    generated_shape)
 from mmgen_adv.dist import decided_by_rank0, init_dist
-from mmgen_adv.errors import TrainingStopped, UserInputError
+from mmgen_adv.errors import (TrainingInterrupted, TrainingStopped,
+                              UserInputError)
 from mmgen_adv.evaluation import check_inception_available
 from mmgen_adv.run_log import start_run_log, write_log_file
 from mmgen_adv.workdir import WorkDirLock, carry_out, plan_start
@@ -312,6 +313,9 @@ def main(argv=None):
             validate=not args.no_validate,
             timestamp=timestamp,
             meta=meta)
+    except TrainingInterrupted as err:
+        logger.info(str(err))
+        exit_with(err.exit_status, err, prefix='stopped')
     except TrainingStopped as err:
         logger.error(str(err))
         exit_with(err.exit_status, err)
