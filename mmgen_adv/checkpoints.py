@@ -28,7 +28,12 @@ class CheckpointError(UserInputError):
     """A checkpoint file that cannot be used, in one line."""
 
 
-def _describe_load_error(err):
+def _starts_like_torch_zip(path):
+    with open(path, 'rb') as f:
+        return f.read(4) == b'PK\x03\x04'
+
+
+def _describe_load_error(err, path):
     """Why ``torch.load`` failed, in a few words (no advice to turn safe
     loading off, which the PyTorch message gives)."""
     text = str(err)
@@ -40,7 +45,8 @@ def _describe_load_error(err):
                 'checkpoint holds tensors and plain values; this file may '
                 'run code when loaded)')
     if 'central directory' in text or 'failed reading' in text or \
-            isinstance(err, (EOFError, zipfile.BadZipFile)):
+            isinstance(err, (EOFError, zipfile.BadZipFile)) or \
+            _starts_like_torch_zip(path):
         return ('it is truncated or not a PyTorch file (a copy or a save '
                 'that did not finish)')
     return ('it is not a PyTorch checkpoint '
@@ -77,7 +83,7 @@ def read_checkpoint(path, what='checkpoint', lazy=False):
             path, map_location='cpu', weights_only=True, mmap=mmap)
     except Exception as err:  # noqa: BLE001 (every cause becomes one line)
         raise CheckpointError(f"{what} '{path}' cannot be used: "
-                              f'{_describe_load_error(err)}') from None
+                              f'{_describe_load_error(err, path)}') from None
     if not isinstance(checkpoint, dict):
         raise CheckpointError(
             f"{what} '{path}' is not a model checkpoint: it holds a "

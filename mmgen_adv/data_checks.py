@@ -83,26 +83,36 @@ def dataset_reads(data_cfg, where, test_mode=False):
     cls, _ = resolve_type(data_cfg['type'], 'dataset')
     if cls is None:
         return []
-    accepted = accepted_arguments(cls).names
+    signature = accepted_arguments(cls)
+    accepted = signature.names
     test_mode = data_cfg.get('test_mode', test_mode)
     found = []
 
     def add(key, path, kind, note=''):
         if isinstance(path, str) and path:
             found.append(DataPath(f'{where}.{key}', path, kind, cls, note))
+        elif path is None and key.split('.')[0] in signature.required:
+            # the class needs it: None fails when the dataset is built
+            found.append(DataPath(f'{where}.{key}', None, 'unset', cls))
 
     if 'dataset' in accepted:
         found += dataset_reads(data_cfg.get('dataset'), f'{where}.dataset',
                                test_mode)
     if 'imgs_root' in accepted:
         add('imgs_root', data_cfg.get('imgs_root'), 'image_dir')
-    if 'imgs_roots' in accepted and isinstance(data_cfg.get('imgs_roots'),
-                                               dict):
-        for scale, root in data_cfg['imgs_roots'].items():
-            add(f'imgs_roots.{scale}', root, 'image_dir')
+    if 'imgs_roots' in accepted:
+        roots = data_cfg.get('imgs_roots')
+        if not isinstance(roots, dict) or not roots:
+            add('imgs_roots', None, 'image_dir')
+        else:
+            for scale, root in roots.items():
+                add(f'imgs_roots.{scale}', root, 'image_dir')
     if 'img_path' in accepted:
         add('img_path', data_cfg.get('img_path'), 'image_file')
-    if 'dataroot' in accepted and isinstance(data_cfg.get('dataroot'), str):
+    if 'dataroot' in accepted and not isinstance(data_cfg.get('dataroot'),
+                                                 str):
+        add('dataroot', None, 'dir')
+    elif 'dataroot' in accepted:
         root = data_cfg['dataroot']
         if 'domain_a' in accepted:  # unpaired: trainA / trainB
             phase = 'test' if test_mode else 'train'
@@ -152,6 +162,8 @@ def _archive_intact(item):
 def _problem(item):
     """What is wrong with ``item`` (None if nothing)."""
     path = item.path
+    if item.kind == 'unset':
+        return 'is not set'
     if item.kind in ('file', 'image_file'):
         return None if osp.isfile(path) else 'does not exist' if not \
             osp.exists(path) else 'is not a file'
@@ -192,13 +204,30 @@ def check_dataset_paths(data_cfg, where, test_mode=False):
         problem = _problem(item)
         if problem:
             derived = f', {item.note} {item.key}' if item.note else ''
+            shown = '' if item.path is None else f"'{item.path}' "
             raise UserInputError(
-                f"{item.key}: '{item.path}' {problem} (dataset "
+                f"{item.key}: {shown}{problem} (dataset "
                 f'{item.dataset.__name__}{derived}); prepare the data there '
                 f'or set --cfg-options {item.key}=PATH')
 
 
 # -- after building ------------------------------------------------------
+def build_checked(data_cfg, where, default_args=None):
+    """``build_dataset``, with what the dataset class refuses (its own
+    checks: class folders against its classes, ...) in one line."""
+    from mmgen.datasets import build_dataset
+    try:
+        return build_dataset(data_cfg, default_args)
+    except UserInputError:
+        raise
+    except Exception as err:  # noqa: BLE001 (reported in one line)
+        detail = str(err).strip().splitlines()
+        raise UserInputError(
+            f'{where}: the dataset cannot be built: {type(err).__name__}: '
+            f'{detail[0][:300] if detail else "no detail"}') from None
+
+
+
 def _innermost(dataset, index):
     """The dataset (and index) that really holds item ``index`` of
     ``dataset`` (through RepeatDataset)."""

@@ -26,9 +26,11 @@ class Accepted:
         names (frozenset): Named parameters, the class's and its bases'.
         open_ended (bool): Some ``**kwargs`` go where they cannot be traced,
             so any other key may be accepted too.
+        required (frozenset): The names without a default.
     """
     names: frozenset
     open_ended: bool
+    required: frozenset = frozenset()
 
     def __contains__(self, key):
         return key in self.names
@@ -67,32 +69,39 @@ def accepted_arguments(cls, forwarded_to=None):
             ``**kwargs`` when that is not ``super().__init__`` (mmcv's
             ``CheckpointHook`` passes them to ``runner.save_checkpoint``).
     """
-    names = set()
+    names, required = set(), set()
+
+    def result(open_ended, more=frozenset()):
+        return Accepted(frozenset(names | more), open_ended,
+                        frozenset(required))
+
     for klass in cls.__mro__:
         if klass in _CLOSED_BASES:
-            return Accepted(frozenset(names), False)
+            return result(False)
         init = klass.__dict__.get('__init__')
         if init is None:
             continue
         try:
             params = inspect.signature(init).parameters.values()
         except (TypeError, ValueError):
-            return Accepted(frozenset(names), True)
-        names |= {
-            p.name
-            for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD,
-                                          p.KEYWORD_ONLY) and p.name != 'self'
-        }
+            return result(True)
+        named = [
+            p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                            p.KEYWORD_ONLY)
+            and p.name != 'self'
+        ]
+        names |= {p.name for p in named}
+        required |= {p.name for p in named if p.default is p.empty}
         var_keyword = next(
             (p.name for p in params if p.kind == p.VAR_KEYWORD), None)
         if var_keyword is None:
-            return Accepted(frozenset(names), False)
+            return result(False)
         if forwarded_to is not None:
             more = accepted_callable(forwarded_to)
-            return Accepted(frozenset(names | more.names), more.open_ended)
+            return result(more.open_ended, more.names)
         if not _forwards_kwargs_to_super(init, var_keyword):
-            return Accepted(frozenset(names), True)
-    return Accepted(frozenset(names), False)
+            return result(True)
+    return result(False)
 
 
 def accepted_callable(fn):

@@ -23,7 +23,6 @@ from mmcv import DictAction
 from mmcv.runner import get_dist_info
 from mmgen import __version__ as mmgen_version
 from mmgen.apis import set_random_seed, train_model
-from mmgen.datasets import build_dataset
 from mmgen.models import build_model
 from mmgen.utils import collect_env
 
@@ -34,8 +33,8 @@ from mmgen_adv.cli import (add_launcher_args, exit_with,
                            finish_launcher_args, one_line_errors)
 from mmgen_adv.config import (add_missing_runtime, check_fp16_needs_cuda,
                               dump_flat_config, load_config)
-from mmgen_adv.data_checks import (check_dataset_paths, check_samples,
-                                   generated_shape)
+from mmgen_adv.data_checks import (build_checked, check_dataset_paths,
+                                   check_samples, generated_shape)
 from mmgen_adv.dist import decided_by_rank0, init_dist
 from mmgen_adv.errors import (TrainingInterrupted, TrainingStopped,
                               UserInputError)
@@ -249,11 +248,11 @@ def main(argv=None):
         check_fits(model, resumed, start.resume_from, 'resume checkpoint')
     if loaded is not None and not args.partial_load:
         check_fits(model, loaded, cfg.load_from, 'load_from')
-    datasets = [build_dataset(cfg.data.train)]
+    datasets = [build_checked(cfg.data.train, 'data.train')]
     check_samples(datasets[0], 'data.train', generated_shape(model))
     if len(cfg.workflow) == 2:
         val_dataset = copy.deepcopy(cfg.data.val)
-        datasets.append(build_dataset(val_dataset))
+        datasets.append(build_checked(val_dataset, 'data.val'))
     add_run_hooks(cfg, seed, rank_shift, start.resume_from, distributed,
                   args.dist_timeout)
     if cfg.checkpoint_config is not None:
