@@ -101,3 +101,27 @@ def test_finetune_refuses_bad_input(tmp_path, gan_checkpoint):
         assert f"checkpoint '{gan_checkpoint}' does not fit the config's " \
             'model: ' in result.stderr.splitlines()[-1]
         assert not (tmp_path / 'f' / 'finetuned.pth').exists()
+
+
+def test_truncated_checkpoint_is_named_as_such(gan_checkpoint, tmp_path,
+                                               capsys):
+    """Not 'does not fit the model': the file is broken, and says so."""
+    import importlib.util
+    from pathlib import Path
+    torn = tmp_path / 'torn.pth'
+    torn.write_bytes(Path(gan_checkpoint).read_bytes()[:4096])
+    for tool, args in (('robust_eval.py', ['--checkpoint', f'gan={torn}',
+                                           '--out-dir', tmp_path / 'e']),
+                       ('robgan_finetune.py', [torn, '--work-dir',
+                                               tmp_path / 'f'])):
+        spec = importlib.util.spec_from_file_location(
+            tool[:-3], ROOT / 'tools' / tool)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        with pytest.raises(SystemExit) as stop:
+            module.main([CONFIG, *map(str, args), *SMALL])
+        assert stop.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            f"error: checkpoint '{torn}' cannot be used: it is truncated or "
+            'not a PyTorch file (a copy or a save that did not finish)')
+    assert not (tmp_path / 'e').exists() and not (tmp_path / 'f').exists()
