@@ -42,6 +42,56 @@ class _WorkerInit:
             self.init_fn(worker_id)
 
 
+class StopSignals:
+    """SIGTERM and SIGINT as a request to stop, not an immediate death.
+
+    While installed (``with StopSignals() as signals``), a signal sets
+    :attr:`received` (its number) and the code checks it at a safe point. A
+    second SIGINT stops at once (Ctrl-C twice) unless ``repeat_sigint`` is
+    False: under a launcher that forwards the signal it has already sent,
+    a second one is not the user's. Only the main thread can install
+    handlers; elsewhere this does nothing.
+    """
+
+    def __init__(self, repeat_sigint=True):
+        self.repeat_sigint = repeat_sigint
+        self.received = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        if self.received is not None and signum == signal.SIGINT and \
+                self.repeat_sigint:
+            previous = self._previous.get(signum, signal.default_int_handler)
+            if callable(previous):
+                return previous(signum, frame)
+            raise KeyboardInterrupt
+        if self.received is None:
+            self.received = signum
+
+    @property
+    def name(self):
+        return signal.Signals(self.received).name if self.received else None
+
+    def install(self):
+        self.received = None
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for name in SIGNALS:
+            signum = getattr(signal, name)
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def restore(self):
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous = {}
+
+    __enter__ = install
+
+    def __exit__(self, *exc):
+        self.restore()
+
+
 class _EndOfIteration(Hook):
     """Runs after every other hook (loggers included)."""
 
@@ -73,41 +123,19 @@ class StopOnSignalHook(Hook):
     saved anyway) and every rank waits for it before stopping. The other
     hooks' ``after_run`` (loggers closing their files) still runs.
 
-    A second SIGINT stops at once (Ctrl-C twice); a repeated SIGTERM does
-    not (launchers forward the one the scheduler sent to every process).
+    A second SIGINT stops at once (Ctrl-C twice) in a single process; a
+    repeated SIGTERM does not (launchers forward the one the scheduler sent
+    to every process), nor, in distributed runs, a repeated SIGINT.
     DataLoader workers ignore both signals. Register it with priority
     ``'HIGHEST'`` (``tools/train.py`` does): workers get their signal
     settings before ``IterationSeedHook`` starts them.
     """
 
     def __init__(self):
-        self.received = None
+        self.signals = None
         self.stopped_at = None
-        self._previous = {}
         self._group = None
         self._workers_may_exit = None
-
-    # -- signals -------------------------------------------------------
-    def _handle(self, signum, frame):
-        if self.received is not None and signum == signal.SIGINT:
-            previous = self._previous.get(signum, signal.default_int_handler)
-            if callable(previous):
-                return previous(signum, frame)
-            raise KeyboardInterrupt
-        if self.received is None:
-            self.received = signum
-
-    def _install(self):
-        if threading.current_thread() is not threading.main_thread():
-            return  # Python only lets the main thread set handlers
-        for name in SIGNALS:
-            signum = getattr(signal, name)
-            self._previous[signum] = signal.signal(signum, self._handle)
-
-    def _restore(self):
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
-        self._previous = {}
 
     # -- hook stages -----------------------------------------------------
     def _let_workers_exit(self):
@@ -115,8 +143,8 @@ class StopOnSignalHook(Hook):
             self._workers_may_exit.value = 1
 
     def before_run(self, runner):
-        self.received = self.stopped_at = None
-        self._install()
+        self.stopped_at = None
+        self.signals = StopSignals(repeat_sigint=not _distributed()).install()
         # shared with the workers forked later
         self._workers_may_exit = multiprocessing.Value('b', 0, lock=False)
         atexit.register(self._let_workers_exit)
@@ -137,7 +165,7 @@ class StopOnSignalHook(Hook):
                                                 self._workers_may_exit)
 
     def _agreed_signal(self):
-        received = self.received or 0
+        received = self.signals.received or 0
         if _distributed():
             flag = torch.tensor([received], dtype=torch.int32)
             dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self._group)
@@ -166,7 +194,7 @@ class StopOnSignalHook(Hook):
         runner._max_iters = runner.iter + 1
 
     def end_of_run(self, runner):
-        self._restore()
+        self.signals.restore()
         self._let_workers_exit()
         if self.stopped_at is None:
             return
