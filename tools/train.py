@@ -261,6 +261,8 @@ def main(argv=None):
             mmgen_adv_version=mmgen_adv.__version__)
 
     # -- every check passed: the work dir is this run's from here ----------
+    held = []  # rank 0's lock, held until the process ends
+
     def take_work_dir():
         lock = WorkDirLock(cfg.work_dir).acquire()
         # another run may have written between the plan and the lock
@@ -269,9 +271,9 @@ def main(argv=None):
             raise UserInputError(
                 f"work dir '{cfg.work_dir}' changed while this run started "
                 '(another run wrote checkpoints); run the command again')
-        return lock
+        held.append(lock)
 
-    lock = decided_by_rank0(take_work_dir)  # noqa: F841 (held until exit)
+    decided_by_rank0(take_work_dir)
     timestamp = time.strftime('%Y%m%d_%H%M%S', time.localtime())
     if get_dist_info()[0] == 0:
         write_log_file(logger, osp.join(cfg.work_dir, f'{timestamp}.log'))
