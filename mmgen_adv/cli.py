@@ -4,8 +4,12 @@ import functools
 import os
 import sys
 
-from .errors import UserInputError
 from .dist import LAUNCHERS
+from .errors import EXIT_INPUT_ERROR, UserInputError
+
+# tools/dist_train.sh names a file here: the launcher's own exit status is
+# 1 whatever a rank's was, so rank 0 leaves its status for the script
+STATUS_FILE_ENV = 'MMGEN_ADV_STATUS_FILE'
 
 
 def add_launcher_args(parser):
@@ -27,6 +31,21 @@ def finish_launcher_args(args):
     return args
 
 
+def record_exit_status(status):
+    """Leave ``status`` where ``tools/dist_train.sh`` reads it (rank 0)."""
+    path = os.environ.get(STATUS_FILE_ENV)
+    if path and os.environ.get('RANK', '0') == '0':
+        with open(path, 'w') as f:
+            f.write(f'{status}\n')
+
+
+def exit_with(status, message, prefix='error'):
+    """End the tool: ``<prefix>: message`` on stderr and ``status``."""
+    print(f'{prefix}: {message}', file=sys.stderr, flush=True)
+    record_exit_status(status)
+    sys.exit(status)
+
+
 def one_line_errors(main):
     """Run ``main``; input errors end it with one line and exit status 2."""
 
@@ -35,20 +54,6 @@ def one_line_errors(main):
         try:
             return main(*args, **kwargs)
         except UserInputError as err:
-            print(f'error: {err}', file=sys.stderr)
-            sys.exit(2)
+            exit_with(EXIT_INPUT_ERROR, err)
 
     return wrapper
-
-
-def load_model_checkpoint(model, path):
-    """Load ``path`` into ``model`` strictly: a checkpoint of another model
-    (no class head, other channels) is refused, not half loaded."""
-    from mmcv.runner import load_checkpoint
-    try:
-        load_checkpoint(model, path, map_location='cpu', strict=True)
-    except RuntimeError as err:
-        detail = str(err).strip().splitlines()
-        raise UserInputError(
-            f"checkpoint '{path}' does not fit the config's model: "
-            f"{' '.join(line.strip() for line in detail[:3])}") from None

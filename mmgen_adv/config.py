@@ -38,14 +38,16 @@ def _missing_base_hint(missing):
     return hint + ')'
 
 
-def load_config(path, cfg_options=None):
+def load_config(path, cfg_options=None, check_keys=True):
     """Load ``path`` (and its ``mmgen::`` bases) as a flat mmcv Config.
 
     ``path`` may itself be ``mmgen::PATH``: a config shipped with the toolbox.
+    ``cfg_options`` keys starting with ``+`` add a new key (not checked).
 
     Raises:
         UserInputError: the file or one of its bases does not exist, or it
-            does not parse.
+            does not parse; or (``check_keys``) a key nothing would read
+            (see :mod:`mmgen_adv.config_keys`).
     """
     from mmengine import Config as EngineConfig
     if path.startswith('mmgen::'):
@@ -73,11 +75,27 @@ def load_config(path, cfg_options=None):
         raise UserInputError(f"config '{path}': {err}") from None
     cfg_dict = strip_scope_keys(engine_cfg.to_dict())
     cfg = mmcv.Config(cfg_dict, filename=path)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    options = dict(cfg_options or {})
+    added = [key[1:] for key in options if key.startswith('+')]
+    options = {key.lstrip('+'): value for key, value in options.items()}
+    options_base = cfg._cfg_dict.to_dict() if options else None
+    if options:
+        try:
+            cfg.merge_from_dict(options)
+        except (TypeError, KeyError, IndexError) as err:
+            raise UserInputError(f'--cfg-options: {err}') from None
     if cfg.get('custom_imports'):
         from mmcv.utils import import_modules_from_strings
         import_modules_from_strings(**cfg.custom_imports)
+    if check_keys:
+        from .config_keys import base_key_paths, check_config_keys
+        check_config_keys(
+            cfg._cfg_dict.to_dict(),
+            known=base_key_paths(path),
+            new_keys=added,
+            cfg_options={k: v
+                         for k, v in options.items() if k not in added},
+            options_base=options_base)
     return cfg
 
 
@@ -89,7 +107,8 @@ def add_missing_runtime(cfg):
     on them. Returns the keys that were added.
     """
     runtime = load_config(
-        osp.join(toolbox_config_dir(), '_base_', 'default_runtime.py'))
+        osp.join(toolbox_config_dir(), '_base_', 'default_runtime.py'),
+        check_keys=False)
     added = [key for key in runtime if key not in cfg]
     for key in added:
         cfg[key] = runtime[key]
@@ -103,35 +122,6 @@ def dump_flat_config(cfg, work_dir, name):
     with open(out, 'w') as f:
         f.write(cfg.pretty_text)
     return out
-
-
-# Keys of dataset configs that name files or folders on disk.
-_PATH_KEYS = ('imgs_root', 'data_prefix', 'data_root', 'ann_file')
-
-
-def check_dataset_paths(data_cfg, where):
-    """Refuse a dataset config whose files or folders do not exist.
-
-    Checked before anything is built, so a typo is one clear line rather
-    than a traceback from a loader (or, for ``mmcls.CIFAR10``, an attempt to
-    download into the missing folder).
-    """
-    if data_cfg is None:
-        return
-    if isinstance(data_cfg, (list, tuple)):
-        for i, sub in enumerate(data_cfg):
-            check_dataset_paths(sub, f'{where}[{i}]')
-        return
-    for key in _PATH_KEYS:
-        value = data_cfg.get(key)
-        if isinstance(value, str) and value and not osp.exists(value):
-            raise UserInputError(
-                f"{where}.{key}: '{value}' does not exist (dataset "
-                f"{data_cfg.get('type')}); prepare the data there or set "
-                f'--cfg-options {where}.{key}=PATH')
-    for key in ('dataset', 'datasets'):
-        if key in data_cfg:
-            check_dataset_paths(data_cfg[key], f'{where}.{key}')
 
 
 def _find_keys(cfg, keys, where=''):

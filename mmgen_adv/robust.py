@@ -76,7 +76,10 @@ def adversarial_finetune(disc,
                          num_classes=None,
                          lam=0.0,
                          log=None,
-                         log_interval=50):
+                         log_interval=50,
+                         start=0,
+                         optimizer_state=None,
+                         after_step=None):
     """Train the class head (and body) of ``disc`` on PGD-attacked images.
 
     Args:
@@ -91,15 +94,22 @@ def adversarial_finetune(disc,
             attacked images of sampled labels are added with weight ``lam``.
         lam (float): Weight of the generated images' loss (official 0.3-0.8).
         log (callable, optional): Called with a dict every ``log_interval``.
+        start (int): Steps already done (a resumed run); ``batches`` and the
+            random generators must be where they were after them.
+        optimizer_state (dict, optional): Adam's state after ``start`` steps.
+        after_step (callable, optional): Called as ``after_step(steps_done,
+            optimizer)`` after every step (checkpoints, stopping).
 
     Returns:
         dict: The last logged values (empty without ``log``).
     """
     optimizer = torch.optim.Adam(disc.parameters(), lr=lr)
+    if optimizer_state is not None:
+        optimizer.load_state_dict(optimizer_state)
     disc.train()
     batches = on_device(batches, disc)
     stats = {}
-    for it in range(iterations):
+    for it in range(start, iterations):
         images, labels = next(batches)
         adv_real = pgd_on_classes(disc, images, labels, eps, attack_steps,
                                   'train')
@@ -131,28 +141,77 @@ def adversarial_finetune(disc,
             if loss_fake is not None:
                 stats['loss_fake'] = loss_fake.item()
             log(stats)
+        if after_step is not None:
+            after_step(it + 1, optimizer)
     return stats
+
+
+class LabelledBatches:
+    """``(images, labels)`` batches of an mmgen/mmcls labelled dataset
+    (samples with ``img``/``real_img`` and ``gt_label``), epoch after epoch
+    (``cycle``) or once.
+
+    :meth:`state` / :meth:`restore` put a new stream where an earlier one
+    was: the shuffling generator as the epoch began, and the batches drawn
+    since (drawn again, so random augmentations draw again too: restore the
+    global random state afterwards).
+    """
+
+    def __init__(self, dataset, batch_size, shuffle=True, seed=0, cycle=True,
+                 limit=None):
+        from mmcv.parallel import collate
+        from torch.utils.data import DataLoader, Subset
+        if limit is not None and limit < len(dataset):
+            dataset = Subset(dataset, range(limit))
+        self.generator = torch.Generator().manual_seed(seed)
+        self.loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            generator=self.generator,
+            collate_fn=collate,
+            drop_last=cycle and len(dataset) >= batch_size)
+        self.cycle = cycle
+        self._batches = None
+        self._epoch_start = None
+        self._drawn = 0
+
+    def _new_epoch(self):
+        self._epoch_start = self.generator.get_state()
+        self._drawn = 0
+        self._batches = iter(self.loader)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._batches is None:
+            self._new_epoch()
+        try:
+            data = next(self._batches)
+        except StopIteration:
+            self._batches = None
+            if not self.cycle:
+                raise
+            return next(self)
+        self._drawn += 1
+        images = data['img'] if 'img' in data else data['real_img']
+        return images, data['gt_label'].view(-1).long()
+
+    def state(self):
+        return dict(epoch_start=self._epoch_start, drawn=self._drawn)
+
+    def restore(self, state):
+        if state['epoch_start'] is None:
+            return
+        self.generator.set_state(state['epoch_start'])
+        self._new_epoch()
+        for _ in range(state['drawn']):
+            next(self._batches)
+        self._drawn = state['drawn']
 
 
 def labelled_batches(dataset, batch_size, shuffle=True, seed=0, cycle=True,
                      limit=None):
-    """``(images, labels)`` batches of an mmgen/mmcls labelled dataset
-    (samples with ``img``/``real_img`` and ``gt_label``)."""
-    from mmcv.parallel import collate
-    from torch.utils.data import DataLoader, Subset
-    if limit is not None and limit < len(dataset):
-        dataset = Subset(dataset, range(limit))
-    generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        generator=generator,
-        collate_fn=collate,
-        drop_last=cycle and len(dataset) >= batch_size)
-    while True:
-        for data in loader:
-            images = data['img'] if 'img' in data else data['real_img']
-            yield images, data['gt_label'].view(-1).long()
-        if not cycle:
-            return
+    """A :class:`LabelledBatches` stream."""
+    return LabelledBatches(dataset, batch_size, shuffle, seed, cycle, limit)

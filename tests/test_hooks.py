@@ -292,3 +292,42 @@ def test_plot_log_overlays_runs(tmp_path):
         "error: no log has key 'fid'; available: adv_eps, loss_disc")
     listing = run_tool('plot_log.py', 'keys', base).stdout
     assert 'loss_disc (3 points, iterations 1-3)' in listing
+
+
+# -- log window ------------------------------------------------------------
+def test_windowed_log_buffer_logs_what_each_window_measured():
+    from mmgen_adv.hooks import WindowedLogBuffer
+    buffer = WindowedLogBuffer()
+    for iteration in range(1, 7):
+        buffer.iteration = iteration
+        buffer.update(dict(loss=float(iteration)), count=2)
+        if iteration in (3, 6):  # a sparse key, e.g. a probe
+            buffer.update(dict(probe=10.0 * iteration))
+        if iteration % 2 == 0:  # two loggers average at a window's end
+            buffer.average(2)
+            first = dict(buffer.output)
+            buffer.average(2)
+            assert buffer.output == first
+            outputs = dict(buffer.output)
+            buffer.clear_output()
+            if iteration == 2:
+                assert outputs == dict(loss=1.5)  # no probe measured yet
+            if iteration == 4:  # mmcv: mean of the last 2 entries
+                assert outputs == dict(loss=3.5, probe=30.0)
+            if iteration == 6:  # mmcv: (30 + 60) / 2
+                assert outputs == dict(loss=5.5, probe=60.0)
+    assert all(not v for v in buffer.val_history.values())  # forgotten
+
+
+def test_windowed_log_buffer_restores_the_unlogged_window():
+    from mmgen_adv.hooks import WindowedLogBuffer
+    saved = WindowedLogBuffer()
+    for iteration in (5, 6, 7):  # logged every 2: window 5-6 is done
+        saved.iteration = iteration
+        saved.update(dict(loss=float(iteration)))
+    restored = WindowedLogBuffer()
+    restored.restore(saved.state(), after_iteration=6)
+    restored.iteration = 8
+    restored.update(dict(loss=8.0))
+    restored.average(2)
+    assert restored.output == dict(loss=7.5)

@@ -101,3 +101,69 @@ def test_finetune_refuses_bad_input(tmp_path, gan_checkpoint):
         assert f"checkpoint '{gan_checkpoint}' does not fit the config's " \
             'model: ' in result.stderr.splitlines()[-1]
         assert not (tmp_path / 'f' / 'finetuned.pth').exists()
+
+
+def test_truncated_checkpoint_is_named_as_such(gan_checkpoint, tmp_path,
+                                               capsys):
+    """Not 'does not fit the model': the file is broken, and says so."""
+    import importlib.util
+    from pathlib import Path
+    torn = tmp_path / 'torn.pth'
+    torn.write_bytes(Path(gan_checkpoint).read_bytes()[:4096])
+    for tool, args in (('robust_eval.py', ['--checkpoint', f'gan={torn}',
+                                           '--out-dir', tmp_path / 'e']),
+                       ('robgan_finetune.py', [torn, '--work-dir',
+                                               tmp_path / 'f'])):
+        spec = importlib.util.spec_from_file_location(
+            tool[:-3], ROOT / 'tools' / tool)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        with pytest.raises(SystemExit) as stop:
+            module.main([CONFIG, *map(str, args), *SMALL])
+        assert stop.value.code == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            f"error: checkpoint '{torn}' cannot be used: it is truncated or "
+            'not a PyTorch file (a copy or a save that did not finish)')
+    assert not (tmp_path / 'e').exists() and not (tmp_path / 'f').exists()
+
+
+def test_finetune_stops_on_sigterm_and_resumes_exactly(gan_checkpoint,
+                                                       tmp_path):
+    """Checkpoints every 2 steps; SIGTERM once the first is written: the
+    run ends its step with a checkpoint (exit 3), and the same command with
+    --auto-resume ends where an uninterrupted run does."""
+    import signal
+    import subprocess
+    import sys
+    from conftest import tool_env
+    common = [CONFIG, gan_checkpoint, '--iters', 8, '--batch-size', 8,
+              '--eps', 2, '--log-interval', 1, '--checkpoint-interval', 2,
+              '--lam', 0.3, *SMALL]
+    run_tool('robgan_finetune.py', *common[:2], '--work-dir',
+             tmp_path / 'ref', *common[2:], threads=1)
+    command = [sys.executable, str(ROOT / 'tools/robgan_finetune.py'),
+               *map(str, common[:2]), '--work-dir', str(tmp_path / 'run'),
+               *map(str, common[2:]), '--auto-resume']
+    run = subprocess.Popen(command, env=tool_env(1), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    for line in run.stdout:
+        if line.startswith('checkpoint written to') and 'iter_2' in line:
+            run.send_signal(signal.SIGTERM)
+            break
+    assert run.wait(timeout=300) == 3
+    last = run.stderr.read().strip().splitlines()[-1]
+    assert last.startswith('stopped: stopped by SIGTERM after step ')
+    assert not (tmp_path / 'run' / 'finetuned.pth').exists()
+    result = subprocess.run(command, env=tool_env(1), capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'auto-resume: resuming from' in result.stdout
+    reference, resumed = (
+        torch.load(tmp_path / name / 'finetuned.pth',
+                   map_location='cpu')['state_dict'] for name in ('ref', 'run'))
+    assert all(torch.equal(reference[k], resumed[k]) for k in reference)
+    logs = [[json.loads(line)['loss'] for line in
+             (tmp_path / name / 'finetune_log.json').read_text().splitlines()]
+            for name in ('ref', 'run')]
+    assert logs[0] == logs[1] and len(logs[0]) == 8
+    assert not list((tmp_path / 'run').glob('.*.tmp'))

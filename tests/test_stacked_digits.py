@@ -65,6 +65,14 @@ def test_classifier_is_accurate_and_cached(tmp_path):
     assert marker == 0.125
     for a, b in zip(net.parameters(), again.parameters()):
         assert torch.equal(a, b)
+    # a damaged cache entry is named in one line, not retrained over
+    data = (tmp_path / name).read_bytes()
+    (tmp_path / name).write_bytes(data[:len(data) // 2])
+    from mmgen_adv.checkpoints import CheckpointError
+    with pytest.raises(CheckpointError, match=r"cached digit classifier "
+                       r"\(delete it to train it again\) '.*' cannot be "
+                       'used: it is truncated'):
+        load_classifier(tmp_path)
 
 
 def test_modes_of_stacks_are_read_back(metric):

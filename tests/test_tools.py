@@ -1,6 +1,8 @@
 """The toolbox's own configs train, resume, distribute and evaluate through
 tools/, with only the data swapped for a tiny generated dataset."""
+import importlib.util
 import json
+import os
 import os.path as osp
 from pathlib import Path
 
@@ -110,10 +112,10 @@ def test_toolbox_sngan_proj_config_trains(tmp_path, class_folder):
     work_dir = str(tmp_path / 'work')
     run_tool('train.py', config, '--work-dir', work_dir, '--no-validate')
     records = json_log(work_dir)
-    # disc_steps=5: the generator first updates at iteration 5 (mmcv's log
-    # buffer then keeps reporting its last value)
+    # disc_steps=5: the generator updates at iteration 5 only, and its loss
+    # is logged there only (mmcv's log buffer would repeat it at 6)
     has_g_loss = [('loss_disc_fake_g' in r) for r in records]
-    assert has_g_loss == [False] * 4 + [True] * 2
+    assert has_g_loss == [False] * 4 + [True, False]
     state = load_state(checkpoint(work_dir))
     assert state['discriminator.proj_y.weight_orig'].shape == (10, 128)
 
@@ -171,15 +173,21 @@ def standin_inception(tmp_path_factory):
     return save_standin(tmp_path_factory.mktemp('incep') / 'inception.pt')
 
 
-def test_evaluation_fid_is_with_local_inception(dcgan_run, standin_inception):
+def test_evaluation_fid_is_with_local_inception(dcgan_run, standin_inception,
+                                               tmp_path):
     config, work_dir = dcgan_run
     ckpt = checkpoint(work_dir, 'iter_6.pth')
+    beside = sorted(os.listdir(osp.dirname(ckpt)))
     result = run_tool('evaluation.py', config, ckpt, '--eval', 'fid', 'is',
                       '--num-samples', 16, '--batch-size', 5,
-                      '--inception-path', standin_inception)
+                      '--inception-path', standin_inception, '--out-dir',
+                      tmp_path / 'eval')
     log = result.stdout + result.stderr
     assert "Load Tero's Inception Model successfully" in log
-    results = json.loads(Path(ckpt[:-4] + '_eval.json').read_text())
+    # --out-dir: nothing is written beside the (read-only) checkpoint
+    assert sorted(os.listdir(osp.dirname(ckpt))) == beside
+    assert (tmp_path / 'eval' / 'iter_6_eval_log.txt').is_file()
+    results = json.loads((tmp_path / 'eval' / 'iter_6_eval.json').read_text())
     fid = results['metrics']['FID']['fid']
     inception_score = results['metrics']['IS']['is']
     assert fid >= 0 and fid == pytest.approx(
@@ -198,6 +206,35 @@ def test_distributed_evaluation(dcgan_run, standin_inception):
     results = json.loads(Path(ckpt[:-4] + '_eval.json').read_text())
     assert results['world_size'] == 2
     assert results['metrics']['FID']['fid'] >= 0
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(
+        name[:-3], ROOT / 'tools' / name)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def test_evaluation_refuses_a_checkpoint_that_does_not_fit(
+        dcgan_run, standin_inception, tmp_path, image_folder, capsys):
+    """Strict loading: a half-random generator is not scored."""
+    _, work_dir = dcgan_run
+    ckpt = checkpoint(work_dir, 'iter_6.pth')
+    narrower = dcgan_config(tmp_path, image_folder,
+                            'model = dict(generator=dict(base_channels=512))\n')
+    with pytest.raises(SystemExit) as stop:
+        load_tool('evaluation.py').main([
+            narrower, ckpt, '--eval', 'fid', '--inception-path',
+            standin_inception, '--out-dir', str(tmp_path / 'eval')
+        ])
+    assert stop.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(
+        f"error: checkpoint '{ckpt}' does not fit the config's model: "
+        "'generator.noise2feat.conv.weight' is (100, 1024, 4, 4) in the "
+        'checkpoint and (100, 512, 4, 4) in the model')
+    assert not (tmp_path / 'eval').exists()
 
 
 @pytest.mark.parametrize('args, message', [
@@ -255,11 +292,7 @@ def test_toolbox_tool_refuses_local_rank_dash():
 
 
 def test_local_rank_spellings():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('train_tool',
-                                                  ROOT / 'tools' / 'train.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('train.py')
     assert tool.parse_args(['c.py', '--local-rank=1']).local_rank == 1
     assert tool.parse_args(['c.py', '--local_rank', '2']).local_rank == 2
 

@@ -6,11 +6,14 @@
 ``--eval`` takes keys of the config's ``metrics`` or metric types (``fid``,
 ``is``). Real-image statistics come from the config's dataset unless the
 metric names an ``inception_pkl``. Results are printed as the toolbox's table
-and written next to the checkpoint as ``<checkpoint>_eval.json``.
+and written as ``<checkpoint name>_eval.json`` (and ``_eval_log.txt``) next
+to the checkpoint, or in ``--out-dir``. The checkpoint must fit the config's
+model exactly (``--partial-load`` loads what fits and names the rest).
 Distributed evaluation (``tools/dist_eval.sh``) supports FID and IS.
 """
 import argparse
 import json
+import os
 import os.path as osp
 
 import mmgen_adv  # noqa: F401  (first: makes mmgen importable)
@@ -18,16 +21,18 @@ import mmcv
 import torch
 from mmcv import DictAction
 from mmcv.parallel import MMDataParallel, MMDistributedDataParallel
-from mmcv.runner import get_dist_info, load_checkpoint
+from mmcv.runner import get_dist_info
 from mmgen.apis import set_random_seed
 from mmgen.core import build_metric, offline_evaluation, online_evaluation
 from mmgen.datasets import build_dataloader, build_dataset
 from mmgen.models import build_model
 from mmgen.utils import get_root_logger
 
+from mmgen_adv.checkpoints import check_fits, load_weights, read_checkpoint
 from mmgen_adv.cli import add_launcher_args, finish_launcher_args, \
     one_line_errors
-from mmgen_adv.config import check_dataset_paths, load_config
+from mmgen_adv.config import load_config
+from mmgen_adv.data_checks import check_dataset_paths
 from mmgen_adv.dist import init_dist
 from mmgen_adv.errors import UserInputError
 from mmgen_adv.evaluation import build_metric_cfgs
@@ -66,6 +71,15 @@ def parse_args(argv=None):
         'evaluating in memory')
     parser.add_argument('--seed', type=int, default=2021, help='random seed')
     parser.add_argument(
+        '--out-dir',
+        help="where the results and the log go (default: the checkpoint's "
+        'folder)')
+    parser.add_argument(
+        '--partial-load',
+        action='store_true',
+        help='load only the tensors whose name and shape fit the model, '
+        'naming the others (default: refuse a checkpoint that does not fit)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -89,8 +103,15 @@ def real_image_dataset_cfg(cfg):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
-    if not osp.isfile(args.checkpoint):
-        raise UserInputError(f"checkpoint '{args.checkpoint}' does not exist")
+    checkpoint = read_checkpoint(args.checkpoint)
+    out_dir = args.out_dir or osp.dirname(osp.abspath(args.checkpoint))
+    stem = osp.join(out_dir,
+                    osp.splitext(osp.basename(args.checkpoint))[0])
+    if osp.isdir(out_dir) and not os.access(out_dir, os.W_OK):
+        raise UserInputError(
+            f"cannot write the results to '{out_dir}'" +
+            ('' if args.out_dir else " (the checkpoint's folder)") +
+            '; pass --out-dir DIR')
     metric_cfgs = build_metric_cfgs(cfg, args.eval, args.num_samples,
                                     args.inception_path)
     distributed = args.launcher != 'none'
@@ -110,16 +131,20 @@ def main(argv=None):
     if distributed:
         init_dist(args.launcher, **cfg.get('dist_params', {}))
     rank, world_size = get_dist_info()
-    log_file = osp.splitext(args.checkpoint)[0] + '_eval_log.txt'
-    logger = get_root_logger(
-        log_file=log_file, log_level=cfg.get('log_level', 'INFO'),
-        file_mode='a')
     set_random_seed(args.seed)
-
     model = build_model(
         cfg.model, train_cfg=cfg.train_cfg, test_cfg=cfg.test_cfg)
     sample_model = args.sample_model if model.use_ema else 'orig'
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
+    if not args.partial_load:
+        check_fits(model, checkpoint, args.checkpoint)
+
+    mmcv.mkdir_or_exist(out_dir)
+    logger = get_root_logger(
+        log_file=stem + '_eval_log.txt',
+        log_level=cfg.get('log_level', 'INFO'),
+        file_mode='a')
+    load_weights(model, args.checkpoint, partial=args.partial_load,
+                 logger=logger, checkpoint=checkpoint)
     model.eval()
     metrics = [build_metric(m) for m in metric_cfgs]
 
@@ -175,7 +200,7 @@ def main(argv=None):
                 for m in metrics
             },
             num_images={m.name: m.num_images for m in metrics})
-        out = osp.splitext(args.checkpoint)[0] + '_eval.json'
+        out = stem + '_eval.json'
         with open(out, 'w') as f:
             json.dump(results, f, indent=2)
         logger.info(f'Results written to {out}')

@@ -22,8 +22,10 @@ from mmcv import DictAction
 from mmgen.datasets import build_dataset
 from mmgen.models import build_model
 
-from mmgen_adv.cli import load_model_checkpoint, one_line_errors
-from mmgen_adv.config import check_dataset_paths, load_config
+from mmgen_adv.checkpoints import check_fits, load_weights, read_checkpoint
+from mmgen_adv.cli import one_line_errors
+from mmgen_adv.config import load_config
+from mmgen_adv.data_checks import check_dataset_paths
 from mmgen_adv.errors import UserInputError
 from mmgen_adv.robust import (OFFICIAL_EPS_GRID, accuracy_under_attack,
                               labelled_batches)
@@ -52,6 +54,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--num-images', type=int, help='evaluate the first N images only')
     parser.add_argument('--batch-size', type=int, default=100)
+    parser.add_argument(
+        '--partial-load',
+        action='store_true',
+        help='load only the tensors whose name and shape fit the model, '
+        'naming the others (default: refuse a checkpoint that does not fit)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
 
@@ -63,9 +70,6 @@ def named_checkpoints(items):
         if not sep or not name or not path:
             raise UserInputError(
                 f"--checkpoint takes NAME=PATH, got '{item}'")
-        if not osp.isfile(path):
-            raise UserInputError(f"checkpoint '{path}' ({name}) does not "
-                                 'exist')
         named[name] = path
     return named
 
@@ -91,7 +95,9 @@ def plot(results, eps_grid, path):
 @one_line_errors
 def main(argv=None):
     args = parse_args(argv)
-    checkpoints = named_checkpoints(args.checkpoint)
+    paths = named_checkpoints(args.checkpoint)
+    # every file is read (and refused, in one line) before any work
+    checkpoints = {name: read_checkpoint(path) for name, path in paths.items()}
     if any(e < 0 or e > 64 for e in args.eps_grid):
         raise UserInputError('--eps-grid: budgets must be in [0, 64] gray '
                              'levels')
@@ -102,16 +108,25 @@ def main(argv=None):
     check_dataset_paths(data_cfg, f'data.{args.split}')
     dataset = build_dataset(data_cfg, dict(test_mode=True))
 
+    def new_model():
+        return build_model(
+            cfg.model, train_cfg=cfg.train_cfg, test_cfg=cfg.test_cfg)
+
+    model = new_model()
+    if not hasattr(model.discriminator, 'num_aux_classes'):
+        raise UserInputError(
+            'robust accuracy needs a discriminator with a class head '
+            f'(ACDiscriminator), not {type(model.discriminator).__name__}')
+    if not args.partial_load:  # all refused before any is evaluated
+        for name, path in paths.items():
+            check_fits(model, checkpoints[name], path)
+
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     results = {}
-    for name, path in checkpoints.items():
-        model = build_model(
-            cfg.model, train_cfg=cfg.train_cfg, test_cfg=cfg.test_cfg)
-        if not hasattr(model.discriminator, 'num_aux_classes'):
-            raise UserInputError(
-                'robust accuracy needs a discriminator with a class head '
-                f'(ACDiscriminator), not {type(model.discriminator).__name__}')
-        load_model_checkpoint(model, path)
+    for name, path in paths.items():
+        model = new_model()
+        load_weights(model, path, partial=args.partial_load,
+                     checkpoint=checkpoints[name])
         model.to(device)
         batches = labelled_batches(
             dataset,
@@ -148,7 +163,7 @@ def main(argv=None):
             dict(
                 steps=args.steps,
                 num_images=num_images,
-                checkpoints=checkpoints,
+                checkpoints=paths,
                 accuracy={n: {str(e): a
                               for e, a in r.items()}
                           for n, r in results.items()}),

@@ -4,7 +4,6 @@ fooled (DAT's Eq. 1 / Fig. 1) and what its input gradient looks like
 import functools
 import json
 import os.path as osp
-import random
 
 import mmcv
 import numpy as np
@@ -16,6 +15,7 @@ from .. import attacks
 from ..errors import ConfigError
 from ..models.adversarial_gan import disc_output
 from .eps_schedule import unwrap_model
+from .iteration_seed import PreservedRandomState
 
 
 def steps_to_fool(disc, images, target, step, max_steps, tol, forward=None,
@@ -68,24 +68,6 @@ def gradient_picture(grad):
     picture = clipped.abs().mean(dim=1, keepdim=True)
     peak = picture.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
     return (picture / peak).expand(-1, 3, -1, -1)
-
-
-class _RandomState:
-    """Save and restore every global RNG, so probing draws nothing from the
-    training stream."""
-
-    def __enter__(self):
-        self.state = (random.getstate(), np.random.get_state(),
-                      torch.get_rng_state(),
-                      torch.cuda.get_rng_state_all()
-                      if torch.cuda.is_available() else None)
-
-    def __exit__(self, *exc):
-        random.setstate(self.state[0])
-        np.random.set_state(self.state[1])
-        torch.set_rng_state(self.state[2])
-        if self.state[3] is not None:
-            torch.cuda.set_rng_state_all(self.state[3])
 
 
 @HOOKS.register_module()
@@ -175,7 +157,7 @@ class DiscRobustnessProbeHook(Hook):
         if len(dataset) < 2:
             raise ConfigError('DiscRobustnessProbeHook needs a dataset of at '
                               'least 2 images')
-        with _RandomState():  # pipelines may draw random numbers
+        with PreservedRandomState():  # pipelines may draw random numbers
             batch = collate([
                 dataset[i] for i in range(min(self.num_images, len(dataset)))
             ])
@@ -203,7 +185,7 @@ class DiscRobustnessProbeHook(Hook):
         gen = attacks.unwrap(model.generator)
         device = next(disc.parameters()).device
         reals = self.reals.to(device)
-        with _RandomState(), attacks.untouched(gen, 'eval'), \
+        with PreservedRandomState(), attacks.untouched(gen, 'eval'), \
                 torch.no_grad():
             kwargs = {} if self.fake_labels is None else dict(
                 label=self.fake_labels.to(device))
@@ -216,7 +198,7 @@ class DiscRobustnessProbeHook(Hook):
         on_reals = functools.partial(disc_output, model, disc, labels=labels)
         on_fakes = functools.partial(disc_output, model, disc,
                                      labels=fake_labels)
-        with _RandomState():
+        with PreservedRandomState():
             with torch.no_grad(), attacks.untouched(disc, self.mode):
                 mean_real = self._score(on_reals(reals)).mean()
                 mean_fake = self._score(on_fakes(fakes)).mean()

@@ -116,7 +116,10 @@ def load_classifier(cache_dir=None):
     path = osp.join(cache_dir, f'digit_classifier_{cache_key()}.pth')
     net = DigitNet()
     if osp.isfile(path):
-        saved = torch.load(path, map_location='cpu', weights_only=True)
+        from ..checkpoints import check_fits, read_checkpoint
+        what = 'cached digit classifier (delete it to train it again)'
+        saved = read_checkpoint(path, what)
+        check_fits(net, saved, path, what)
         net.load_state_dict(saved['state_dict'])
         net.eval()
         return net, float(saved['held_out_accuracy'])
