@@ -20,13 +20,14 @@ from mmgen import __version__ as mmgen_version
 from mmgen.apis import set_random_seed, train_model
 from mmgen.datasets import build_dataset
 from mmgen.models import build_model
-from mmgen.utils import collect_env, get_root_logger
+from mmgen.utils import get_root_logger
 
 from mmgen_adv.cli import add_launcher_args, finish_launcher_args, \
     one_line_errors
 from mmgen_adv.config import add_missing_runtime, check_dataset_paths, \
     check_fp16_needs_cuda, dump_flat_config, load_config
 from mmgen_adv.dist import init_dist
+from mmgen_adv.environment import collect_env  # survives a crashing query
 from mmgen_adv.errors import TrainingStopped, UserInputError
 from mmgen_adv.evaluation import check_inception_available
 
