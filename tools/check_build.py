@@ -26,9 +26,8 @@ import subprocess
 import sys
 
 CPU_OPS = 'or build CPU ops only: MMGEN_ADV_CPU_OPS=1 ./setup.sh'
-REBUILD = ('rebuild them: MMGEN_ADV_REBUILD_MMCV=1 ./setup.sh (uninstalls '
-           'mmcv-full and drops its wheel from pip\'s cache, "pip cache '
-           'remove mmcv_full", before building again)')
+# uninstalls mmcv-full and runs `pip cache remove mmcv_full` before building
+REBUILD = 'MMGEN_ADV_REBUILD_MMCV=1 ./setup.sh'
 
 
 class BuildCheckError(Exception):
@@ -165,24 +164,25 @@ def explain_failure(step, error):
     if "No module named 'mmcv._ext'" in error:
         return ('mmcv-full is installed without its compiled ops (no '
                 'mmcv._ext: built without MMCV_WITH_OPS=1, or the lite mmcv '
-                f'package); {REBUILD}')
+                f'package); rebuild them: {REBUILD}')
     if "No module named 'mmcv'" in error:
         return f'mmcv-full is not installed for {sys.executable}: run ' \
             './setup.sh'
     if 'undefined symbol' in error:
         return (f'mmcv-full\'s compiled ops do not load ({error}): they were '
                 'built against another PyTorch, typically a wheel pip cached '
-                f'for an earlier torch; {REBUILD}')
+                f'for an earlier torch; rebuild them: {REBUILD}')
     if 'GLIBCXX' in error or 'CXXABI' in error:
         return (f'mmcv-full\'s compiled ops need a newer C++ runtime than '
                 f'this process loads ({error}): a compiler / C++ runtime '
-                f'mismatch; {REBUILD} with the compiler whose libstdc++ is '
-                'loaded here')
+                'mismatch; rebuild them with the compiler whose libstdc++ '
+                f'is loaded here (CC/CXX): {REBUILD}')
     if 'no kernel image is available' in error:
         return ('mmcv-full\'s CUDA ops were not compiled for this GPU '
-                f'({error}); {REBUILD} (setup.sh compiles for the GPUs it '
-                'finds; TORCH_CUDA_ARCH_LIST=X.Y overrides)')
-    return f"mmcv-full's compiled ops failed in {step}: {error}; {REBUILD}"
+                f'({error}); rebuild them: {REBUILD} (it compiles for the '
+                'GPUs it finds; TORCH_CUDA_ARCH_LIST=X.Y overrides)')
+    return (f"mmcv-full's compiled ops failed in {step}: {error}; rebuild "
+            f'them: {REBUILD}')
 
 
 def check_ops(device='cpu', timeout=600):
@@ -199,7 +199,7 @@ def check_ops(device='cpu', timeout=600):
     except subprocess.TimeoutExpired:
         raise BuildCheckError(
             f"mmcv-full's compiled ops did not finish a small test in "
-            f'{timeout} s; {REBUILD}') from None
+            f'{timeout} s; rebuild them: {REBUILD}') from None
     records = {}
     steps = ['start-up (before importing mmcv)']
     checks = []
@@ -218,13 +218,13 @@ def check_ops(device='cpu', timeout=600):
             f"mmcv-full's compiled ops crashed the process "
             f'({signal_name(child.returncode)}) in {steps[-1]}: the likely '
             'cause is a compiler / C++ runtime mismatch between their build '
-            f'and this machine (or torch); {REBUILD}, with the system '
-            'compiler (CC/CXX) torch extensions build with here')
+            'and this machine (or torch); rebuild them on this machine, with '
+            f'its own compiler (CC/CXX): {REBUILD}')
     if device == 'cuda' and records.get('cuda') == 'not available':
         raise BuildCheckError(
             "mmcv-full's ops were compiled without CUDA (a CPU-ops wheel, "
             "e.g. from pip's cache) but this host has a GPU; "
-            f'{REBUILD}, {CPU_OPS}')
+            f'rebuild them: {REBUILD}, {CPU_OPS}')
     if child.returncode != 0:
         error = (child.stderr.strip().splitlines() or ['(no message)'])[-1]
         raise BuildCheckError(explain_failure(steps[-1], error))
@@ -232,7 +232,8 @@ def check_ops(device='cpu', timeout=600):
         if not check['ok']:
             raise BuildCheckError(
                 f"mmcv-full's {check['check']} gave {check['got']} (expected "
-                f"{check['expected']}): the build is broken; {REBUILD}")
+                f"{check['expected']}): the build is broken; rebuild it: "
+                f'{REBUILD}')
     return (f"mmcv-full {records['mmcv']} compiled ops work: compiler "
             f"{records['compiler']}, CUDA {records['cuda']}; "
             + ', '.join(check['check'] for check in checks))
