@@ -193,15 +193,17 @@ def test_attack_count_hits_the_cap_on_a_robust_disc():
 
 @pytest.mark.parametrize('device', DEVICES)
 def test_attack_count_is_small_on_a_fragile_disc(device):
-    # D = 10 * mean: a sign step of s moves D by 10 s; from 0.1 away, a
-    # step of 0.004 needs 2-3 steps to land within 0.02
+    # D = 10 * mean: a sign step of s moves D by 10 s; from 0.1 away,
+    # steps of 0.004 reach 0.04 and 0.08: two steps to land within 0.025
+    # (a tolerance clear of float rounding on any device)
     disc = MeanDisc().to(device)
     fakes = torch.zeros(4, 3, 8, 8, device=device)
     target = torch.tensor(0.1, device=device)
-    steps = steps_to_fool(disc, fakes, target, 0.004, max_steps=30, tol=0.02)
+    steps = steps_to_fool(disc, fakes, target, 0.004, max_steps=30,
+                          tol=0.025)
     assert steps.tolist() == [2, 2, 2, 2]
     assert steps_to_fool(disc, fakes + 0.01, target, 0.004, 30,
-                         0.02).tolist() == [0] * 4
+                         0.025).tolist() == [0] * 4
 
 
 @pytest.mark.parametrize('device', DEVICES)
