@@ -39,6 +39,11 @@ def test_in_process_quick(tmp_path, device):
         assert f"| {row['variant']} | {row['seconds']:.4f} |" in \
             result.stdout
     assert rows['base']['x_base'] == 1
+    asgan = rows['ASGAN']
+    ratios = [a / b for a, b in zip(asgan['rounds'], rows['base']['rounds'])]
+    assert min(ratios) <= asgan['x_base'] <= max(ratios)
+    assert asgan['x_floor'] == pytest.approx(asgan['x_base'] /
+                                             asgan['floor_x_base'])
     # the floor adds one D pass for ASGAN's reals, two for DAT's
     extra = report['extra_d_seconds'] / rows['base']['seconds']
     assert rows['ASGAN']['floor_x_base'] == pytest.approx(1 + extra)

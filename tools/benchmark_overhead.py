@@ -236,6 +236,12 @@ def in_process(args, device):
             f'{v} {rounds[v][-1]:.4f}s' for v in VARIANTS),
               flush=True)
     seconds = {v: statistics.median(t) for v, t in rounds.items()}
+    # each round times every variant back to back: a ratio within a round
+    # is disturbed less by a machine that is busy in some rounds
+    x_base = {
+        v: statistics.median(t / b for t, b in zip(rounds[v], rounds['base']))
+        for v in VARIANTS
+    }
     extra_real = disc_forward_backward(benches['base'], args.batch_size,
                                        args.rounds, args.min_round_seconds)
     extra_both = 2 * extra_real  # DAT: reals and fakes, one forward each
@@ -253,8 +259,9 @@ def in_process(args, device):
     print(f'\nSNGAN CIFAR-10 architecture (G {args.channels[0]}, D '
           f'{args.channels[1]} channels), batch {args.batch_size}, '
           f'disc_steps {DISC_STEPS}, {args.device}; median (and fastest - '
-          f'slowest) of {args.rounds} rounds of {iterations} iterations; '
-          f'peak memory: {memory_kind}\n')
+          f'slowest) of {args.rounds} rounds of {iterations} iterations; x '
+          'base: median of the ratios within each round; peak memory: '
+          f'{memory_kind}\n')
     print('| variant | s / iteration | fastest - slowest | x base | '
           'floor x base | x floor | target x floor | peak memory (MiB) | '
           'memory x base |')
@@ -262,6 +269,7 @@ def in_process(args, device):
     rows = []
     for variant in VARIANTS:
         floor = floors.get(variant)
+        floor_x_base = floor / seconds['base'] if floor else None
         mem = memory.get(variant)
         row = dict(
             variant=variant,
@@ -269,9 +277,9 @@ def in_process(args, device):
             fastest=min(rounds[variant]),
             slowest=max(rounds[variant]),
             rounds=rounds[variant],
-            x_base=seconds[variant] / seconds['base'],
-            floor_x_base=floor / seconds['base'] if floor else None,
-            x_floor=seconds[variant] / floor if floor else None,
+            x_base=x_base[variant],
+            floor_x_base=floor_x_base,
+            x_floor=x_base[variant] / floor_x_base if floor else None,
             target_x_floor=FLOOR_TARGET if variant in ('ASGAN', 'DAT')
             else None,
             peak_mib=mem,
