@@ -67,7 +67,7 @@ def test_through_the_runner_quick(tmp_path, device):
         # the timed iterations of each config's own JSON log
         assert report[name]['config'] == config
         assert len(report[name]['times']) == benchmark.QUICK['iters']
-        assert (tmp_path / 'runs' / name).is_dir()
+        assert (tmp_path / 'runs' / name / 'run0').is_dir()
     assert report['base']['x_base'] == 1
     assert report['ASGAN']['target_x_base'] == 1.25
     assert report['DAT']['target_x_base'] == 1.45

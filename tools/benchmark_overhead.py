@@ -1,7 +1,8 @@
 """Cost of adversarial D training per training iteration, measured in one run.
 
     python tools/benchmark_overhead.py [--batch-size 64] [--rounds 5]
-    python tools/benchmark_overhead.py --runner [--iters 200 --warmup 50]
+    python tools/benchmark_overhead.py --runner [--iters 200 --warmup 50
+                                                 --repeats 1]
     python tools/benchmark_overhead.py --quick [--runner]   # a smoke test
 
 In-process (the default): on the SNGAN(-proj) CIFAR-10 architecture
@@ -23,8 +24,9 @@ resident set, sampled every 2 ms).
 
 ``--runner``: the same comparison through the toolbox's runner, as users
 train: ``tools/train.py`` on this project's SNGAN CIFAR-10 configs (base,
-ASGAN, DAT) with random images, one process per config; the iteration time
-is read from the JSON log after ``--warmup`` iterations.
+ASGAN, DAT) with random images, one process per config (``--repeats`` times,
+the configs in turn); the iteration time is read from the JSON log after
+``--warmup`` iterations.
 
 The targets (not asserted: a shared or throttled machine can miss them) are
 printed next to the ratios: ASGAN and DAT within 10% of the floor; through the
@@ -328,49 +330,67 @@ def iteration_times(work_dir):
     return [r['time'] for r in records if r['mode'] == 'train']
 
 
+def train_and_time(config, args, work_dir, env):
+    """Seconds of each timed iteration of a tools/train.py run of
+    ``config``, read from its JSON log."""
+    os.makedirs(work_dir, exist_ok=True)
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'),
+           runner_config(config, args, work_dir), '--work-dir', work_dir,
+           '--no-validate', '--seed', '0']
+    print(' '.join(cmd), flush=True)
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f'error: tools/train.py failed on {config} '
+                 f'({run.returncode}):\n{run.stderr[-3000:]}')
+    times = iteration_times(work_dir)
+    if len(times) != args.warmup + args.iters:
+        sys.exit(f'error: {work_dir}: {len(times)} iterations logged, '
+                 f'expected {args.warmup + args.iters}')
+    return times[args.warmup:]
+
+
 def through_runner(args, device):
-    """Train each config with tools/train.py; print s/iteration and ratios."""
+    """Train each config with tools/train.py, ``--repeats`` times in turn;
+    print s/iteration and ratios."""
     work_root = args.work_dir or tempfile.mkdtemp(prefix='bench_runner_')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [ROOT, os.environ.get('PYTHONPATH', '')]))
     if device.type == 'cpu':
         env['CUDA_VISIBLE_DEVICES'] = ''
+    runs = {name: [] for name in RUNNER_CONFIGS}  # timed iterations per run
+    for repeat in range(args.repeats):
+        for name, config in RUNNER_CONFIGS.items():
+            runs[name].append(train_and_time(
+                config, args, osp.join(work_root, name, f'run{repeat}'), env))
+    means = {name: [statistics.mean(t) for t in timed]
+             for name, timed in runs.items()}
     results = {}
     for name, config in RUNNER_CONFIGS.items():
-        work_dir = osp.join(work_root, name)
-        os.makedirs(work_dir, exist_ok=True)
-        cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'),
-               runner_config(config, args, work_dir), '--work-dir', work_dir,
-               '--no-validate', '--seed', '0']
-        print(f'{name}: {" ".join(cmd)}', flush=True)
-        run = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if run.returncode != 0:
-            sys.exit(f'error: tools/train.py failed on {config} '
-                     f'({run.returncode}):\n{run.stderr[-3000:]}')
-        times = iteration_times(work_dir)
-        if len(times) != args.warmup + args.iters:
-            sys.exit(f'error: {work_dir}: {len(times)} iterations logged, '
-                     f'expected {args.warmup + args.iters}')
-        timed = times[args.warmup:]
         cycles = [statistics.mean(timed[i:i + DISC_STEPS])
+                  for timed in runs[name]
                   for i in range(0, len(timed), DISC_STEPS)]
-        results[name] = dict(config=config, seconds=statistics.mean(timed),
-                             fastest_cycle=min(cycles),
-                             slowest_cycle=max(cycles), times=timed)
+        results[name] = dict(
+            config=config,
+            seconds=statistics.median(means[name]),
+            # the configs of one repeat ran back to back
+            x_base=statistics.median(
+                m / b for m, b in zip(means[name], means['base'])),
+            target_x_base=RUNNER_TARGETS.get(name),
+            fastest_cycle=min(cycles),
+            slowest_cycle=max(cycles),
+            times=[t for timed in runs[name] for t in timed])
 
-    base = results['base']['seconds']
     print(f'\nThrough the runner: tools/train.py, SNGAN CIFAR-10 configs (G '
           f'{args.channels[0]}, D {args.channels[1]} channels), batch '
           f'{args.batch_size}, random images, {args.device}; mean over '
           f'iterations {args.warmup + 1}-{args.warmup + args.iters} (after '
-          f'{args.warmup} warm-up), fastest and slowest {DISC_STEPS}-'
-          f'iteration cycle\n')
+          f'{args.warmup} warm-up), median of {args.repeats} run(s) per '
+          f'config, in turn; x base: median of the ratios within a turn; '
+          f'fastest and slowest {DISC_STEPS}-iteration cycle\n')
     print('| config | s / iteration | fastest - slowest cycle | x base | '
           'target x base |')
     print('|' + '---|' * 5)
     for name, result in results.items():
-        result['x_base'] = result['seconds'] / base
-        result['target_x_base'] = RUNNER_TARGETS.get(name)
         target = result['target_x_base']
         print(f"| {name} (`{result['config']}`) | {result['seconds']:.4f} | "
               f"{result['fastest_cycle']:.4f} - "
@@ -411,6 +431,9 @@ def parse_args(argv=None):
     parser.add_argument(
         '--warmup', type=int, default=50,
         help='--runner: iterations before the timed ones (whole cycles)')
+    parser.add_argument(
+        '--repeats', type=int, default=1,
+        help='--runner: runs per config, the configs in turn')
     parser.add_argument('--work-dir', help='--runner: where the runs go')
     parser.add_argument(
         '--quick', action='store_true',
@@ -426,6 +449,8 @@ def parse_args(argv=None):
             args.warmup % DISC_STEPS:
         parser.error(f'--iters and --warmup must be multiples of disc_steps '
                      f'({DISC_STEPS}), --iters at least {DISC_STEPS}')
+    if args.repeats < 1:
+        parser.error('--repeats must be at least 1')
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: PyTorch sees no GPU on this host')
     return args
