@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Installs the pinned mmgen_adv stack into a virtual environment (default ./.venv).
 #   ./setup.sh [VENV_DIR]        or   MMGEN_ADV_VENV=/path ./setup.sh
-# Idempotent: a second run with the same pins only re-checks the editable install.
-# On a machine with an NVIDIA GPU (nvidia-smi answers), mmcv-full is built with CUDA ops.
+# Idempotent: a second run with the same pins only re-checks the editable install
+# and that mmcv-full's compiled ops work (tools/check_build.py ops, a few seconds).
+# On a machine with an NVIDIA GPU (nvidia-smi answers), mmcv-full is built with CUDA ops
+# for the GPUs found (TORCH_CUDA_ARCH_LIST overrides), after checking that nvcc matches
+# torch's CUDA (tools/check_build.py cuda-toolchain).
+#   MMGEN_ADV_CPU_OPS=1       build CPU ops only, even with a GPU
+#   MMGEN_ADV_REBUILD_MMCV=1  uninstall mmcv-full, drop its cached wheel and build it again
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -13,18 +18,24 @@ python="${PYTHON:-python3}"
 # torch: a plain `==` may pick a local `+cpu` build that torchvision cannot load against.
 torch_pins=("torch===2.13.0" "torchvision==0.28.0")
 build_pins=("setuptools==79.0.1" "wheel" "ninja")
-mmcv_pin="mmcv-full==1.7.2"
+# mmcv-full does not declare OpenCV, which `import mmcv` needs; its check needs both
+mmcv_pins=("mmcv-full==1.7.2" "opencv-python-headless")
 stack_pins=("mmgen==0.7.3" "mmcls==0.25.0" "mmengine==0.10.7" "scipy<1.18"
-            "numpy" "opencv-python-headless" "click" "requests" "tqdm"
+            "numpy" "click" "requests" "tqdm"
             "prettytable" "scikit-image" "scikit-learn" "matplotlib"
             "tensorboard" "pytest")
 
-if nvidia-smi >/dev/null 2>&1; then with_cuda=1; else with_cuda=0; fi
-stamp_text="$(printf '%s\n' "${torch_pins[@]}" "${build_pins[@]}" "$mmcv_pin" \
+if [ "${MMGEN_ADV_CPU_OPS:-0}" = 1 ]; then with_cuda=0
+elif nvidia-smi >/dev/null 2>&1; then with_cuda=1; else with_cuda=0; fi
+if [ "$with_cuda" = 1 ]; then ops_device=cuda; else ops_device=cpu; fi
+rebuild_mmcv="${MMGEN_ADV_REBUILD_MMCV:-0}"
+stamp_text="$(printf '%s\n' "${torch_pins[@]}" "${build_pins[@]}" "${mmcv_pins[@]}" \
     "${stack_pins[@]}" "cuda=$with_cuda" | sha256sum | cut -d' ' -f1)"
 stamp="$venv/.mmgen_adv_stack"
 
 log() { printf '[setup] %s\n' "$*"; }
+# a build that cannot work stops the setup here, with one line saying why
+check_build() { "$venv/bin/python" "$here/tools/check_build.py" "$@"; }
 
 if [ ! -x "$venv/bin/python" ]; then
     "$python" -c 'import sys; assert sys.version_info[:2] == (3, 11), \
@@ -39,18 +50,32 @@ pip_install() {
         { grep -v "^WARNING: Location '.*' is ignored" || true; }
 }
 
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_text" ]; then
+if [ "$rebuild_mmcv" != 1 ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$stamp_text" ]; then
     log "pinned stack already installed in $venv"
+    ops_checked="$(check_build ops --device "$ops_device")"  # an assignment: set -e stops on failure
+    log "$ops_checked"
 else
     t0=$SECONDS
     log "1/4 torch and torchvision"
     pip_install -q "${torch_pins[@]}"
     log "2/4 build tools"
     pip_install -q "${build_pins[@]}"
-    log "3/4 $mmcv_pin with compiled ops (about 10 minutes on 2 cores the first time; pip caches the wheel)"
+    log "3/4 ${mmcv_pins[0]} with compiled ops (about 10 minutes on 2 cores the first time; pip caches the wheel)"
     export MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}"
-    if [ "$with_cuda" = 1 ]; then export FORCE_CUDA=1; log "   GPU found: building CUDA ops"; fi
-    pip_install -q --no-build-isolation "$mmcv_pin"
+    if [ "$with_cuda" = 1 ]; then
+        archs="$(check_build cuda-toolchain)"
+        export FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-$archs}"
+        log "   GPU found: building CUDA ops for compute capability $TORCH_CUDA_ARCH_LIST" \
+            "(232 s on 16 cores for one architecture)"
+    fi
+    if [ "$rebuild_mmcv" = 1 ]; then
+        log "   rebuilding: uninstalling mmcv-full and removing its cached wheel"
+        "$venv/bin/python" -m pip uninstall -q -y mmcv-full || true
+        "$venv/bin/python" -m pip cache remove mmcv_full >/dev/null
+    fi
+    pip_install -q --no-build-isolation "${mmcv_pins[@]}"
+    ops_checked="$(check_build ops --device "$ops_device")"
+    log "$ops_checked"
     log "4/4 mmgen and its runtime dependencies"
     pip_install -q --no-build-isolation "${stack_pins[@]}"
     echo "$stamp_text" > "$stamp"

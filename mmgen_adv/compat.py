@@ -32,6 +32,9 @@ The fixes, in the order they are applied:
   ``np.cumproduct``, which NumPy 2 removed; it is aliased to ``np.cumprod``.
 * ``mmengine_hyphenated_paths``: mmengine's ``package::path`` parser rejects
   paths with ``-`` in them, such as the toolbox's ``mmgen::wgan-gp/...``.
+* ``conv2d_gradfix_weight_grad``: StyleGAN2's custom convolution (used on
+  CUDA) takes its weight gradient from cuDNN ops PyTorch no longer has; it
+  now comes from ``aten::convolution_backward``.
 
 Two more are applied on demand, because they depend on how a run starts:
 
@@ -302,6 +305,84 @@ def fix_mmengine_hyphenated_paths():
     engine_config._get_package_and_cfg_path = _get_package_and_cfg_path
 
 
+def _closure_variable(function, name):
+    """The value ``function`` sees for the free variable ``name``."""
+    cells = dict(zip(function.__code__.co_freevars, function.__closure__))
+    return cells[name].cell_contents
+
+
+@_once('conv2d_gradfix_weight_grad')
+def fix_conv2d_gradfix_weight_grad():
+    """Give ``mmgen.ops.conv2d_gradfix`` a weight gradient that exists.
+
+    StyleGAN2's modulated convolutions go through the toolbox's
+    ``conv2d_gradfix`` (NVIDIA's op with arbitrarily high-order gradients)
+    whenever the input is on CUDA and cuDNN is enabled. Its weight gradient
+    (class ``Conv2dGradWeight``, built per convolution shape by
+    ``_conv2d_gradfix``) calls ``torch._C._jit_get_operation(
+    'aten::cudnn_convolution[_transpose]_backward_weight')``; on PyTorch 2
+    that lookup returns a tuple and those cuDNN ops are gone, so the first
+    weight gradient on a GPU fails with ``TypeError: 'tuple' object is not
+    callable``. On the CPU the toolbox uses plain ``F.conv2d``, which is why
+    CPU runs never meet it.
+
+    ``_conv2d_gradfix`` is wrapped so that each ``Conv2dGradWeight`` class it
+    builds (it caches one per shape, and builds the nested ones for the
+    higher-order gradients through the same function) computes the general
+    case with the public ``aten::convolution_backward``, which dispatches to
+    cuDNN on the GPU with the global cuDNN flags; the 1x1 case keeps the
+    toolbox's own matrix product, and the class's backward (the double
+    backward R1 and the path-length regularizer need) is the toolbox's.
+    """
+    import mmgen.ops.conv2d_gradfix as gradfix
+    original = gradfix._conv2d_gradfix
+    ORIGINALS['_conv2d_gradfix'] = original
+
+    def _conv2d_gradfix(transpose, weight_shape, stride, padding,
+                        output_padding, dilation, groups):
+        conv = original(transpose, weight_shape, stride, padding,
+                        output_padding, dilation, groups)
+        grad_weight = _closure_variable(conv.backward, 'Conv2dGradWeight')
+        if 'toolbox_forward' not in vars(grad_weight):  # once per class
+            grad_weight.toolbox_forward = grad_weight.forward
+            grad_weight.forward = staticmethod(
+                _weight_gradient_forward(
+                    grad_weight.toolbox_forward, transpose, weight_shape,
+                    stride, padding, output_padding, dilation, groups))
+        return conv
+
+    gradfix._conv2d_gradfix = _conv2d_gradfix
+
+
+def _weight_gradient_forward(toolbox_forward, transpose, weight_shape,
+                             stride, padding, output_padding, dilation,
+                             groups):
+    """``Conv2dGradWeight.forward`` for one convolution shape."""
+    from mmgen.ops.conv2d_gradfix import _null_tensor, _tuple_of_ints
+    weight_shape = tuple(weight_shape)
+    stride, padding, output_padding, dilation = (
+        _tuple_of_ints(value, 2)
+        for value in (stride, padding, output_padding, dilation))
+
+    def forward(ctx, grad_output, input):
+        if weight_shape[2:] == stride == dilation == (1, 1) and \
+                padding == (0, 0):
+            return toolbox_forward(ctx, grad_output, input)  # no cuDNN op
+        # what the toolbox's backward reads, saved as its forward does
+        ctx.save_for_backward(
+            grad_output if input.requires_grad else _null_tensor,
+            input if grad_output.requires_grad else _null_tensor)
+        ctx.grad_output_shape = grad_output.shape
+        ctx.input_shape = input.shape
+        # only the weight's shape, dtype and device are read: no memory
+        weight = input.new_zeros(()).expand(weight_shape)
+        return torch.ops.aten.convolution_backward(
+            grad_output, input, weight, None, stride, padding, dilation,
+            transpose, output_padding, groups, (False, True, False))[1]
+
+    return forward
+
+
 def strip_scope_keys(cfg):
     """Remove mmengine's ``_scope_`` keys from a nested dict/list in place."""
     if isinstance(cfg, dict):
@@ -325,3 +406,4 @@ def apply():
     fix_adam_betas()
     fix_numpy_cumproduct()
     fix_mmengine_hyphenated_paths()
+    fix_conv2d_gradfix_weight_grad()

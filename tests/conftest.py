@@ -1,4 +1,11 @@
-"""Shared fixtures: tiny image datasets on disk and a runner for tools/."""
+"""Shared fixtures: tiny image datasets on disk and a runner for tools/.
+
+Two tiers. The default one runs on the CPU on every host: tools are started
+with CUDA hidden (``device='cpu'``), so bit-exact comparisons (resuming, ranks
+of a gloo group) mean the same on a GPU host as here. Tests marked ``cuda``
+(``python -m pytest tests -m cuda``) run on the GPU and are skipped, with the
+reason, where PyTorch sees none.
+"""
 import os
 import subprocess
 import sys
@@ -7,12 +14,26 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 import mmgen_adv  # noqa: F401  (compat before anything imports mmgen.models)
 from mmgen_adv.datasets.digits import load_digits_images
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / 'tools'
+
+NO_CUDA_REASON = ('CUDA tier: PyTorch sees no GPU on this host '
+                  '(torch.cuda.is_available() is False)')
+# for tests that run on both: pytest.mark.parametrize('device', DEVICES)
+DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.cuda)]
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    for item in items:
+        if item.get_closest_marker('cuda'):
+            item.add_marker(pytest.mark.skip(reason=NO_CUDA_REASON))
 
 
 def write_digit_pngs(root, num, img_size=32, class_folders=False):
@@ -39,7 +60,11 @@ def class_folder(tmp_path_factory):
         tmp_path_factory.mktemp('class_imgs'), 40, class_folders=True)
 
 
-def tool_env(threads=1):
+def tool_env(threads=1, device='cpu'):
+    """The environment of a child process: this checkout first on the path;
+    with ``device='cpu'`` no GPU is visible to it."""
+    if device not in ('cpu', 'cuda'):
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     env = dict(os.environ)
     env.update(
         OMP_NUM_THREADS=str(threads),
@@ -47,15 +72,19 @@ def tool_env(threads=1):
         PYTHONWARNINGS='ignore',
         PYTHONPATH=os.pathsep.join(
             [str(ROOT), str(ROOT / 'tests'), env.get('PYTHONPATH', '')]))
+    if device == 'cpu':
+        env['CUDA_VISIBLE_DEVICES'] = ''
     return env
 
 
-def run_tool(script, *args, cwd=None, threads=2, timeout=900, check=True):
-    """Run ``tools/<script>`` with this interpreter; return the result."""
+def run_tool(script, *args, cwd=None, threads=2, timeout=900, check=True,
+             device='cpu'):
+    """Run ``tools/<script>`` with this interpreter on ``device`` (``'cpu'``:
+    CUDA hidden; ``'cuda'``: the host's GPUs); return the result."""
     cmd = [sys.executable, str(TOOLS / script), *map(str, args)]
     if script.endswith('.sh'):
         cmd = ['bash', str(TOOLS / script), *map(str, args)]
-    env = tool_env(threads)
+    env = tool_env(threads, device)
     env['PYTHON'] = sys.executable
     result = subprocess.run(
         cmd, cwd=cwd, env=env, capture_output=True, text=True,

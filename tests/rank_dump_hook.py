@@ -1,10 +1,13 @@
-"""Test helper: each rank writes its model's parameters after training.
+"""Test helper: each rank writes its model's parameters after training,
+and where they were (process-group backend, world size, device).
 
 Buffers are left out: the toolbox builds DDP with ``broadcast_buffers=False``,
 so BatchNorm statistics legitimately differ between ranks."""
+import json
 import os.path as osp
 
 import torch
+import torch.distributed as dist
 from mmcv.parallel import is_module_wrapper
 from mmcv.runner import HOOKS, Hook, get_dist_info
 
@@ -24,5 +27,12 @@ class DumpRankStateHook(Hook):
             for k, v in model.named_parameters()
         }
         state = {k.replace('.module.', '.'): v for k, v in state.items()}
-        rank = get_dist_info()[0]
+        rank, world_size = get_dist_info()
         torch.save(state, osp.join(runner.work_dir, f'rank{rank}_params.pth'))
+        info = dict(
+            backend=dist.get_backend() if dist.is_initialized() else None,
+            world_size=world_size,
+            device=str(next(model.parameters()).device))
+        with open(osp.join(runner.work_dir, f'rank{rank}_info.json'),
+                  'w') as f:
+            json.dump(info, f)

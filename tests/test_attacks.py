@@ -4,9 +4,12 @@ import copy
 import pytest
 import torch
 import torch.nn as nn
+from mmcv.parallel import MMDataParallel
 from mmgen.models import build_module
 
 from mmgen_adv import attacks
+
+from conftest import DEVICES
 
 EPS = attacks.gray_levels(4)
 
@@ -37,9 +40,9 @@ class StatefulDisc(nn.Module):
         return self.fc(torch.relu(self.bn(self.conv(x))).flatten(1))
 
 
-def images(n=4, seed=1, scale=0.5):
+def images(n=4, seed=1, scale=0.5, device='cpu'):
     gen = torch.Generator().manual_seed(seed)
-    return (torch.rand(n, 3, 8, 8, generator=gen) * 2 - 1) * scale
+    return ((torch.rand(n, 3, 8, 8, generator=gen) * 2 - 1) * scale).to(device)
 
 
 def raw_sum(out):
@@ -74,17 +77,20 @@ def snapshot(module):
     }
 
 
+@pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('name', ATTACKS)
 @pytest.mark.parametrize('mode', ['train', 'eval'])
-def test_attack_stays_in_budget_and_leaves_disc_untouched(name, mode):
+def test_attack_stays_in_budget_and_leaves_disc_untouched(name, mode, device):
     torch.manual_seed(0)
-    disc = StatefulDisc()
-    disc(images(seed=5))  # real BN statistics and SN vectors
-    disc(images(seed=6)).sum().backward()  # existing parameter gradients
+    disc = StatefulDisc().to(device)
+    disc(images(seed=5, device=device))  # real BN statistics and SN vectors
+    # existing parameter gradients
+    disc(images(seed=6, device=device)).sum().backward()
     disc.train(mode == 'train')
     before = snapshot(disc)
-    x = images(scale=1.0)  # spans the whole range: clamping matters
+    x = images(scale=1.0, device=device)  # spans the whole range
     adv = run_attack(name, disc, x)
+    assert adv.device == x.device
     after = snapshot(disc)
     assert before.keys() == after.keys()
     for key in before:
@@ -97,8 +103,9 @@ def test_attack_stays_in_budget_and_leaves_disc_untouched(name, mode):
     assert (adv != x).any()
 
 
-def test_fgsm_is_the_sign_of_the_weights_on_a_linear_disc():
-    disc, x = LinearDisc(), images()
+@pytest.mark.parametrize('device', DEVICES)
+def test_fgsm_is_the_sign_of_the_weights_on_a_linear_disc(device):
+    disc, x = LinearDisc().to(device), images(device=device)
     adv = attacks.fgsm(disc, x, raw_sum, EPS)
     assert torch.allclose(adv - x, EPS * disc.weight.sign().expand_as(x),
                           atol=1e-7)
@@ -117,13 +124,15 @@ def test_gradient_step_is_the_scaled_clamped_direction():
     assert torch.allclose((clamped - x).abs().max(), torch.tensor(0.01))
 
 
-def test_pgd_reaches_the_corner_of_the_ball_on_a_linear_disc():
-    disc, x = LinearDisc(), images()
+@pytest.mark.parametrize('device', DEVICES)
+def test_pgd_reaches_the_corner_of_the_ball_on_a_linear_disc(device):
+    disc, x = LinearDisc().to(device), images(device=device)
     adv = attacks.pgd(disc, x, raw_sum, EPS, EPS / 4, steps=6)
     assert torch.allclose(adv - x, EPS * disc.weight.sign().expand_as(x),
                           atol=1e-6)
     short = attacks.pgd(disc, x, raw_sum, EPS, EPS / 4, steps=2)
-    assert torch.allclose((short - x).abs().max(), torch.tensor(EPS / 2))
+    assert (short - x).abs().max().item() == pytest.approx(EPS / 2,
+                                                           rel=1e-5)
 
 
 def test_pgd_random_start_is_inside_the_ball():
@@ -200,13 +209,33 @@ def test_conditional_attack_uses_labels():
         attacks.fgsm(disc, x, raw_sum, EPS)  # no labels: refused by D
 
 
-def test_attacks_unwrap_data_parallel():
-    from mmcv.parallel import MMDataParallel
+class WrapperThatMustNotRun(MMDataParallel):
+    """A module wrapper (mmcv's registry counts subclasses) whose own forward
+    fails: an attack has to call the module inside."""
+
+    def forward(self, *args, **kwargs):
+        raise AssertionError('the attack called the wrapper, not its module')
+
+
+def test_attacks_unwrap_data_parallel(monkeypatch):
     disc, x = LinearDisc(), images()
-    wrapped = MMDataParallel(copy.deepcopy(disc))
+    with monkeypatch.context() as cpu_host:
+        # mmcv's CPU wrapper (no device ids), also on a GPU host
+        cpu_host.setattr(torch.cuda, 'is_available', lambda: False)
+        wrapped = WrapperThatMustNotRun(copy.deepcopy(disc))
+    assert not wrapped.device_ids
     assert torch.equal(
         attacks.fgsm(wrapped, x, raw_sum, EPS),
         attacks.fgsm(disc, x, raw_sum, EPS))
+
+
+@pytest.mark.cuda
+def test_attacks_unwrap_data_parallel_on_the_gpu():
+    disc, x = LinearDisc().cuda(), images(device='cuda')
+    wrapped = WrapperThatMustNotRun(copy.deepcopy(disc), device_ids=[0])
+    adv = attacks.fgsm(wrapped, x, raw_sum, EPS)
+    assert adv.is_cuda
+    assert torch.equal(adv, attacks.fgsm(disc, x, raw_sum, EPS))
 
 
 def test_bad_arguments_are_refused():

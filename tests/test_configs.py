@@ -8,7 +8,7 @@ import torch
 
 from mmgen_adv.config import load_config
 
-from conftest import ROOT, run_tool, write_config
+from conftest import DEVICES, ROOT, run_tool, write_config
 
 CONFIGS = sorted(
     str(p.relative_to(ROOT)) for p in (ROOT / 'configs').rglob('*.py')
@@ -81,8 +81,9 @@ def test_all_configs_are_found():
 
 
 @pytest.mark.parametrize('config', CONFIGS)
-def test_config_trains_on_generated_data(config, tmp_path, class_folder,
-                                         image_folder):
+@pytest.mark.parametrize('device', DEVICES)
+def test_config_trains_on_generated_data(config, device, tmp_path,
+                                         class_folder, image_folder):
     cfg = load_config(str(ROOT / config))
     assert cfg.model.type in ('AdvUnconditionalGAN', 'AdvConditionalGAN',
                               'SSGAN', 'RobGAN')
@@ -92,8 +93,10 @@ def test_config_trains_on_generated_data(config, tmp_path, class_folder,
     # ASGAN's second step measures its gap every gap_interval iterations
     options = ['--cfg-options', 'model.adv_cfg.gap_interval=1'] \
         if adv and adv['type'] == 'ASGAN' else []
-    run_tool('train.py', swapped, '--work-dir', work_dir, '--no-validate',
-             *options)
+    result = run_tool('train.py', swapped, '--work-dir', work_dir,
+                      '--no-validate', *options, device=device)
+    assert f'CUDA available: {device == "cuda"}' in result.stdout + \
+        result.stderr
     records = read_log(work_dir)
     assert [r['iter'] for r in records] == list(range(1, iters + 1))
     # Rob-GAN's PGD replaces the reals: no separate adversarial loss term
@@ -124,6 +127,9 @@ def test_dat_dist_train_two_ranks(tmp_path, class_folder, image_folder):
         'max_steps=3)]\n')
     run_tool('dist_train.sh', swapped, 2, '--work-dir', tmp_path / 'w',
              '--no-validate', threads=1)
+    # CPU ranks on every host, a GPU host included
+    info = json.loads((tmp_path / 'w' / 'rank1_info.json').read_text())
+    assert info == dict(backend='gloo', world_size=2, device='cpu')
     ranks = [torch.load(tmp_path / 'w' / f'rank{r}_params.pth')
              for r in (0, 1)]
     assert ranks[0].keys() == ranks[1].keys()
@@ -172,3 +178,37 @@ def test_ssgan_dat_dist_train_two_ranks(tmp_path, class_folder, image_folder):
     for key in ranks[0]:
         assert torch.equal(ranks[0][key], ranks[1][key]), key
     assert 'discriminator.aux_head.weight_orig' in ranks[0]
+
+
+RANK_DUMP = ("custom_imports = dict(imports=['mmgen_adv', 'rank_dump_hook'])\n"
+             "custom_hooks = [dict(type='DumpRankStateHook')]\n")
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize('config', [
+    'configs/dat/sngan_cifar10.py',  # the DDP wrapper
+    'configs/asgan/stylegan2_lsun-church_256.py',  # whole-model DDP, gradfix
+])
+def test_dist_train_nccl_on_every_gpu(config, tmp_path, class_folder,
+                                      image_folder):
+    """tools/dist_train.sh CONFIG GPUS as users run it: one rank per GPU of
+    this host over NCCL, parameters identical on every rank."""
+    gpus = torch.cuda.device_count()
+    swapped, iters = swap_data(config, tmp_path, class_folder, image_folder,
+                               RANK_DUMP)
+    work_dir = tmp_path / 'w'
+    run_tool('dist_train.sh', swapped, gpus, '--work-dir', work_dir,
+             '--no-validate', threads=1, device='cuda')
+    infos = [json.loads((work_dir / f'rank{r}_info.json').read_text())
+             for r in range(gpus)]
+    assert [info['backend'] for info in infos] == ['nccl'] * gpus
+    assert [info['world_size'] for info in infos] == [gpus] * gpus
+    assert [info['device'] for info in infos] == \
+        [f'cuda:{r}' for r in range(gpus)]
+    ranks = [torch.load(work_dir / f'rank{r}_params.pth')
+             for r in range(gpus)]
+    for other in ranks[1:]:
+        for key in ranks[0]:
+            assert torch.equal(ranks[0][key], other[key]), key
+    assert [r['iter'] for r in read_log(work_dir)] == \
+        list(range(1, iters + 1))

@@ -15,7 +15,7 @@ from mmgen_adv.hooks import AdvEpsScheduleHook, DiscRobustnessProbeHook
 from mmgen_adv.hooks.robustness_probe import (gradient_picture,
                                               gradient_stats, steps_to_fool)
 
-from conftest import ROOT, run_tool, write_config
+from conftest import DEVICES, ROOT, run_tool, write_config
 
 DEMO = ROOT / 'configs/demo/dcgan_digits.py'
 
@@ -190,25 +190,29 @@ def test_attack_count_hits_the_cap_on_a_robust_disc():
     assert steps.tolist() == [30] * 4
 
 
-def test_attack_count_is_small_on_a_fragile_disc():
-    # D = 10 * mean: a sign step of s moves D by 10 s; from 0.1 away, a
-    # step of 0.004 needs 2-3 steps to land within 0.02
-    fakes = torch.zeros(4, 3, 8, 8)
-    target = torch.tensor(0.1)
-    steps = steps_to_fool(MeanDisc(), fakes, target, 0.004, max_steps=30,
-                          tol=0.02)
+@pytest.mark.parametrize('device', DEVICES)
+def test_attack_count_is_small_on_a_fragile_disc(device):
+    # D = 10 * mean: a sign step of s moves D by 10 s; from 0.1 away,
+    # steps of 0.004 reach 0.04 and 0.08: two steps to land within 0.025
+    # (a tolerance clear of float rounding on any device)
+    disc = MeanDisc().to(device)
+    fakes = torch.zeros(4, 3, 8, 8, device=device)
+    target = torch.tensor(0.1, device=device)
+    steps = steps_to_fool(disc, fakes, target, 0.004, max_steps=30,
+                          tol=0.025)
     assert steps.tolist() == [2, 2, 2, 2]
-    assert steps_to_fool(MeanDisc(), fakes + 0.01, target, 0.004, 30,
-                         0.02).tolist() == [0] * 4
+    assert steps_to_fool(disc, fakes + 0.01, target, 0.004, 30,
+                         0.025).tolist() == [0] * 4
 
 
-def test_gradient_statistics_and_picture():
-    dense = torch.ones(2, 3, 4, 4)
-    sparse = torch.zeros(2, 3, 4, 4)
+@pytest.mark.parametrize('device', DEVICES)
+def test_gradient_statistics_and_picture(device):
+    dense = torch.ones(2, 3, 4, 4, device=device)
+    sparse = torch.zeros(2, 3, 4, 4, device=device)
     sparse[:, 0, 0, 0] = 5.0
     assert gradient_stats(dense) == pytest.approx((48.0, 0.0), abs=1e-6)
     assert gradient_stats(sparse) == pytest.approx((5.0, 1.0), abs=1e-6)
-    grad = torch.randn(2, 3, 8, 8)
+    grad = torch.randn(2, 3, 8, 8, device=device)
     grad[0, 0, 0, 0] = 1000.0  # an outlier is clipped to +-3 std
     picture = gradient_picture(grad)
     assert picture.shape == (2, 3, 8, 8)
@@ -261,6 +265,27 @@ def test_probe_outputs_and_no_effect_on_training(tmp_path):
     events.Reload()
     assert 'train/probe_xi_fake' in events.Tags()['scalars']
     assert 'probe/input_gradient' in events.Tags()['histograms']
+
+
+@pytest.mark.cuda
+def test_schedule_and_probe_train_on_the_gpu(tmp_path):
+    """The eps schedule and the probe in a GPU run of tools/train.py."""
+    hooks = ("[dict(type='AdvEpsScheduleHook', start_iter=2, ramp_iters=3), "
+             "dict(type='DiscRobustnessProbeHook', interval=3, num_images=6, "
+             'max_steps=5)]')
+    config = demo_config(tmp_path, 'gpu', hooks)
+    result = run_tool('train.py', config, '--work-dir', tmp_path / 'g',
+                      device='cuda')
+    assert 'CUDA available: True' in result.stdout + result.stderr
+    records = read_json_log(tmp_path / 'g')
+    eps = [r['adv_eps'] for r in records]
+    assert eps == pytest.approx([0, 0, 2 / 3, 4 / 3, 2, 2], abs=1e-4)
+    probed = [r for r in records if 'probe_xi_real' in r]
+    assert [r['iter'] for r in probed][:1] == [3]
+    for r in probed:
+        assert 0 <= r['probe_xi_real'] <= 5 and 0 <= r['probe_xi_fake'] <= 5
+        assert r['probe_grad_l1'] > 0
+    assert (tmp_path / 'g/robustness_probe/iter_6.png').is_file()
 
 
 # -- plot_log -------------------------------------------------------------

@@ -7,31 +7,38 @@ import cv2
 import pytest
 import torch
 
-from conftest import ROOT, run_tool
+from conftest import DEVICES, ROOT, run_tool
 
 CONFIG = str(ROOT / 'configs/robgan/robgan_digits.py')
 SMALL = ['--cfg-options', 'model.generator.base_channels=16',
          'model.discriminator.base_channels=16']
 
 
+@pytest.fixture(scope='module', params=DEVICES)
+def device(request):
+    """Every test here runs the tools on the CPU, and on the GPU (the CUDA
+    tier)."""
+    return request.param
+
+
 @pytest.fixture(scope='module')
-def gan_checkpoint(tmp_path_factory):
+def gan_checkpoint(tmp_path_factory, device):
     work = tmp_path_factory.mktemp('robgan')
     run_tool('train.py', CONFIG, '--work-dir', work, *SMALL,
-             'total_iters=3', 'data.samples_per_gpu=8')
+             'total_iters=3', 'data.samples_per_gpu=8', device=device)
     return str(work / 'ckpt' / work.name / 'latest.pth')
 
 
 @pytest.fixture(scope='module')
-def finetuned(gan_checkpoint, tmp_path_factory):
+def finetuned(gan_checkpoint, tmp_path_factory, device):
     rob = tmp_path_factory.mktemp('finetune')
     madry = tmp_path_factory.mktemp('madry')
     common = ['--iters', 4, '--batch-size', 8, '--eps', 2, '--log-interval',
               2, *SMALL]
     run_tool('robgan_finetune.py', CONFIG, gan_checkpoint, '--work-dir', rob,
-             '--lam', 0.3, *common)
+             '--lam', 0.3, *common, device=device)
     run_tool('robgan_finetune.py', CONFIG, '--from-scratch', '--work-dir',
-             madry, *common)
+             madry, *common, device=device)
     return rob, madry
 
 
@@ -53,13 +60,13 @@ def test_finetune_writes_a_checkpoint_and_log(finetuned, gan_checkpoint):
     assert gen_keys and all(torch.equal(gan[k], tuned[k]) for k in gen_keys)
 
 
-def test_robust_eval_table_csv_and_plot(finetuned, tmp_path):
+def test_robust_eval_table_csv_and_plot(finetuned, tmp_path, device):
     rob, madry = finetuned
     result = run_tool('robust_eval.py', CONFIG, '--checkpoint',
                       f'robgan={rob}/finetuned.pth',
                       f'madry={madry}/finetuned.pth', '--out-dir', tmp_path,
                       '--eps-grid', 0, 4, '--steps', 3, '--num-images', 20,
-                      '--batch-size', 10, *SMALL)
+                      '--batch-size', 10, *SMALL, device=device)
     assert '| eps (gray levels) | eps ([-1, 1]) | robgan | madry |' in \
         result.stdout
     rows = list(csv.reader(open(tmp_path / 'robust_accuracy.csv')))
@@ -74,19 +81,20 @@ def test_robust_eval_table_csv_and_plot(finetuned, tmp_path):
     assert png.shape == (420, 600, 3)
 
 
-def test_finetune_refuses_bad_input(tmp_path, gan_checkpoint):
+def test_finetune_refuses_bad_input(tmp_path, gan_checkpoint, device):
     result = run_tool('robgan_finetune.py', CONFIG, '--work-dir', tmp_path,
-                      check=False)
+                      check=False, device=device)
     assert result.returncode == 2
     assert 'or --from-scratch' in result.stderr.splitlines()[-1]
     result = run_tool('robgan_finetune.py',
                       str(ROOT / 'configs/dat/sngan_cifar10.py'),
-                      '--from-scratch', '--work-dir', tmp_path, check=False)
+                      '--from-scratch', '--work-dir', tmp_path, check=False,
+                      device=device)
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert 'data.train.data_prefix' in last or 'class head' in last
     result = run_tool('robust_eval.py', CONFIG, '--checkpoint', 'x.pth',
-                      '--out-dir', tmp_path, check=False)
+                      '--out-dir', tmp_path, check=False, device=device)
     assert result.returncode == 2
     assert "--checkpoint takes NAME=PATH, got 'x.pth'" in result.stderr
     # a checkpoint of another network (16 channels; the config says 32) is
@@ -96,7 +104,7 @@ def test_finetune_refuses_bad_input(tmp_path, gan_checkpoint):
                                            '--out-dir', tmp_path / 'e']),
                        ('robgan_finetune.py', [gan_checkpoint, '--work-dir',
                                                tmp_path / 'f'])):
-        result = run_tool(tool, CONFIG, *args, check=False)
+        result = run_tool(tool, CONFIG, *args, check=False, device=device)
         assert result.returncode == 2, result.stderr
         assert f"checkpoint '{gan_checkpoint}' does not fit the config's " \
             'model: ' in result.stderr.splitlines()[-1]

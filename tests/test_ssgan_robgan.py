@@ -11,6 +11,7 @@ from mmgen_adv.models.disc_step import DiscBatch
 from mmgen_adv.robust import (accuracy_under_attack, adversarial_finetune,
                               class_logits)
 
+from conftest import DEVICES
 from test_attacks import snapshot
 
 
@@ -216,15 +217,17 @@ def pgd_attack(model, x, y):
     return model.adv.attack(DiscStep(model, batch, None, None, None), x)
 
 
+@pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('mode', ['eval', 'train'])
-def test_pgd_attacker_respects_budget_and_leaves_d_alone(mode):
+def test_pgd_attacker_respects_budget_and_leaves_d_alone(mode, device):
     model = robgan(adv_cfg=dict(type='PGD', eps=4.0, step_size=1.0,
-                                steps=5, attack_mode=mode))
+                                steps=5, attack_mode=mode)).to(device)
     disc = model.discriminator
-    disc(images(8, 3))  # SN vectors in use
+    disc(images(8, 3).to(device))  # SN vectors in use
     before = snapshot(disc)
-    x, y = images(8), labels(8)
+    x, y = images(8).to(device), labels(8).to(device)
     adv = pgd_attack(model, x, y)
+    assert adv.device == x.device
     after = snapshot(disc)
     for key in before:
         assert torch.equal(before[key], after[key]), key
@@ -333,14 +336,17 @@ def test_robgan_bad_settings_are_refused(kwargs, message):
 
 
 # -- robust classifier ------------------------------------------------------
-def test_accuracy_under_attack_matches_clean_accuracy_at_zero():
-    model = robgan()
+@pytest.mark.parametrize('device', DEVICES)
+def test_accuracy_under_attack_matches_clean_accuracy_at_zero(device):
+    model = robgan().to(device)
     disc = model.discriminator
     x, y = images(16), labels(16)
     disc.eval()
     with torch.no_grad():
-        clean = (class_logits(disc, x).argmax(1) == y).float().mean().item()
+        logits = class_logits(disc, x.to(device))
+        clean = (logits.argmax(1) == y.to(device)).float().mean().item()
     disc.train()
+    # batches as a data loader gives them (on the CPU), moved to D's device
     acc = accuracy_under_attack(disc, [(x[:8], y[:8]), (x[8:], y[8:])],
                                 eps_grid=(0.0, 8.0), steps=5)
     assert acc[0.0] == pytest.approx(clean)
@@ -348,8 +354,9 @@ def test_accuracy_under_attack_matches_clean_accuracy_at_zero():
     assert disc.training  # mode restored
 
 
-def test_adversarial_finetune_learns_and_uses_generated_images():
-    model = robgan()
+@pytest.mark.parametrize('device', DEVICES)
+def test_adversarial_finetune_learns_and_uses_generated_images(device):
+    model = robgan().to(device)
     x, y = images(16), labels(16)
 
     def batches():

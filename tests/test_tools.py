@@ -316,7 +316,6 @@ def test_toolbox_wgangp_config_trains_without_a_runtime(tmp_path,
     assert 'loss_gp' in records[0]
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only refusal')
 def test_fp16_config_on_cpu_is_one_line(tmp_path):
     config = write_config(
         tmp_path / 'fp16.py',

@@ -1,28 +1,49 @@
 """Cost of adversarial D training per training iteration, measured in one run.
 
     python tools/benchmark_overhead.py [--batch-size 64] [--rounds 5]
+    python tools/benchmark_overhead.py --runner [--iters 200 --warmup 50
+                                                 --repeats 1]
+    python tools/benchmark_overhead.py --quick [--runner]   # a smoke test
 
-On the SNGAN(-proj) CIFAR-10 architecture (SNGANGenerator 256 / ProjD 128
-channels at 32x32, classes off so the toolbox's gradient penalty applies;
-hinge loss, disc_steps=5) and random data, times one runner iteration of
-the base model, ASGAN, DAT (attack direction read off the D backward), DAT
-with a separate attack pass, and the toolbox's gradient penalty (WGAN-GP
-style, lambda 10). Variants are timed in interleaved rounds of
-``disc_steps`` iterations (one G update each) and the median round is kept,
-so machine noise hits them alike. Each variant's peak memory is measured in
-a fresh process (CUDA: peak allocated; CPU: peak growth of the resident
-set, sampled every 2 ms).
+In-process (the default): on the SNGAN(-proj) CIFAR-10 architecture
+(SNGANGenerator 256 / ProjD 128 channels at 32x32, classes off so the
+toolbox's gradient penalty applies; hinge loss, disc_steps=5) and random
+data, times one runner iteration of the base model, ASGAN and DAT as
+configured (under hinge they score D's output, so the attack direction takes
+a separate D pass), both with ``score='loss'`` (direction read off the D
+backward), and the toolbox's gradient penalty (WGAN-GP style, lambda 10). After a warm-up round,
+variants are timed in interleaved rounds (so machine noise hits them alike)
+of whole ``disc_steps`` cycles (one G update each), as many cycles as make a
+round last ``--min-round-seconds`` (0.5 s: a GPU needs that many iterations
+to be timed; on a CPU one cycle already takes longer). On CUDA every round is
+synchronized. Printed per variant: the median round (s / iteration) and the
+fastest and slowest, and ratios to the base model and to the floor: the base
+iteration plus one extra D forward/backward on the adversarial batch (the
+reals for ASGAN; reals and fakes for DAT), plus one more where the direction
+takes a separate pass. Each variant's peak memory is
+measured in a fresh process (CUDA: peak allocated; CPU: peak growth of the
+resident set, sampled every 2 ms).
 
-Printed: seconds per iteration, peak memory, and ratios to the base model
-and to the floor: the base iteration plus one extra D forward/backward on
-the adversarial batch (the reals for ASGAN; reals and fakes for DAT).
+``--runner``: the same comparison through the toolbox's runner, as users
+train: ``tools/train.py`` on this project's SNGAN CIFAR-10 configs (base,
+ASGAN, DAT) with random images, one process per config (``--repeats`` times,
+the configs in turn); the iteration time is read from the JSON log after
+``--warmup`` iterations.
+
+The targets (not asserted: a shared or throttled machine can miss them) are
+printed next to the ratios: ASGAN and DAT within 10% of the floor; through the
+runner, ASGAN at most 1.25x and DAT at most 1.45x the base config.
 """
 import argparse
 import json
+import math
+import os
+import os.path as osp
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -30,12 +51,16 @@ import mmgen_adv  # noqa: F401  (first: makes mmgen importable)
 import torch
 from mmgen.models import build_model
 
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
 VARIANTS = {
     'base': None,
     'ASGAN': dict(type='ASGAN', eps=1.0),
+    'ASGAN (score=loss)': dict(type='ASGAN', eps=1.0, score='loss'),
+    # hinge: the attacks score D's output, read in a separate pass
     'DAT': dict(type='DAT', eps=1.0),
-    'DAT (separate attack pass)': dict(
-        type='DAT', eps=1.0, attack_pass='separate'),
+    # score='loss' reads the input gradient off D's own backward
+    'DAT (score=loss)': dict(type='DAT', eps=1.0, score='loss'),
     'gradient penalty': 'gp',
 }
 # the toolbox's GP, as in its WGAN-GP configs
@@ -45,6 +70,20 @@ GRADIENT_PENALTY = dict(
     norm_mode='HWC',
     data_info=dict(
         discriminator='disc', real_data='real_imgs', fake_data='fake_imgs'))
+DISC_STEPS = 5
+
+# time over the floor (base + the extra D pass) that ASGAN and DAT may take
+FLOOR_TARGET = 1.10
+RUNNER_CONFIGS = {
+    'base': 'configs/_base_/sngan_cifar10.py',
+    'ASGAN': 'configs/asgan/sngan_cifar10.py',
+    'DAT': 'configs/dat/sngan_cifar10.py',
+}
+# through the runner: at most this many times the base config's iteration
+RUNNER_TARGETS = {'ASGAN': 1.25, 'DAT': 1.45}
+# --quick: a smoke test of the tool (tiny networks, few short rounds)
+QUICK = dict(channels=(32, 32), batch_size=16, rounds=2,
+             min_round_seconds=0.05, iters=10, warmup=5)
 
 
 def model_cfg(variant, channels):
@@ -60,13 +99,18 @@ def model_cfg(variant, channels):
             type='ProjDiscriminator', input_scale=32,
             base_channels=d_channels),
         gan_loss=dict(type='GANLoss', gan_type='hinge'),
-        train_cfg=dict(disc_steps=5))
+        train_cfg=dict(disc_steps=DISC_STEPS))
     adv = VARIANTS[variant]
     if adv == 'gp':
         cfg['disc_auxiliary_loss'] = GRADIENT_PENALTY
     elif adv is not None:
         cfg['adv_cfg'] = adv
     return cfg
+
+
+def sync(device):
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
 
 
 class Bench:
@@ -100,24 +144,30 @@ class Bench:
         return time.perf_counter() - start
 
 
-def sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
+def repeats_for(seconds_once, min_seconds):
+    """How many repeats of something taking ``seconds_once`` fill at least
+    ``min_seconds``."""
+    return max(1, math.ceil(min_seconds / max(seconds_once, 1e-9)))
 
 
-def disc_forward_backward(bench, num_images, repeats):
+def disc_forward_backward(bench, num_images, rounds, min_round_seconds):
     """Median seconds of one D forward/backward (hinge loss) on
-    ``num_images`` images: the unit the floor adds."""
+    ``num_images`` images, the unit the floor adds, timed like the
+    variants: synchronized rounds of at least ``min_round_seconds``."""
     disc = bench.model.discriminator
     disc.requires_grad_(True)  # the last G step froze it
     x = torch.rand(num_images, 3, 32, 32, device=bench.device) * 2 - 1
-    times = []
-    for _ in range(repeats):
+
+    def timed(repeats):
         sync(bench.device)
         start = time.perf_counter()
-        bench.model.gan_loss(disc(x), True, is_disc=True).backward()
+        for _ in range(repeats):
+            bench.model.gan_loss(disc(x), True, is_disc=True).backward()
         sync(bench.device)
-        times.append(time.perf_counter() - start)
+        return (time.perf_counter() - start) / repeats
+
+    repeats = repeats_for(timed(1), min_round_seconds)  # also a warm-up
+    times = [timed(repeats) for _ in range(rounds)]
     disc.zero_grad()
     return statistics.median(times)
 
@@ -145,7 +195,7 @@ def memory_probe(variant, args, device):
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated()
-        bench.run(5)
+        bench.run(DISC_STEPS)
         peak = torch.cuda.max_memory_allocated() - base
     else:
         # the process's peak (ru_maxrss) is set by importing torch, so the
@@ -161,11 +211,198 @@ def memory_probe(variant, args, device):
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        bench.run(5)
+        bench.run(DISC_STEPS)
         done.set()
         sampler.join()
         peak = max(samples + [resident_bytes()]) - base
     print(json.dumps(dict(peak_mib=peak / 2**20)))
+
+
+def fmt(value, spec):
+    return '-' if value is None else format(value, spec)
+
+
+def in_process(args, device):
+    """Time the variants in this process; print the table."""
+    if device.type == 'cuda':
+        torch.backends.cudnn.benchmark = True  # as the toolbox's configs
+    benches = {v: Bench(v, args, device) for v in VARIANTS}
+    for bench in benches.values():
+        bench.run(DISC_STEPS)  # warm-up
+    # whole disc_steps cycles per round, enough for the base model (the
+    # fastest) to take min_round_seconds
+    cycles = repeats_for(benches['base'].run(DISC_STEPS),
+                         args.min_round_seconds)
+    iterations = cycles * DISC_STEPS
+    rounds = {v: [] for v in VARIANTS}
+    for r in range(args.rounds):
+        for variant, bench in benches.items():
+            rounds[variant].append(bench.run(iterations) / iterations)
+        print(f'round {r + 1}/{args.rounds}: ' + ', '.join(
+            f'{v} {rounds[v][-1]:.4f}s' for v in VARIANTS),
+              flush=True)
+    seconds = {v: statistics.median(t) for v, t in rounds.items()}
+    # each round times every variant back to back: a ratio within a round
+    # is disturbed less by a machine that is busy in some rounds
+    x_base = {
+        v: statistics.median(t / b for t, b in zip(rounds[v], rounds['base']))
+        for v in VARIANTS
+    }
+    extra_real = disc_forward_backward(benches['base'], args.batch_size,
+                                       args.rounds, args.min_round_seconds)
+    extra_both = 2 * extra_real  # DAT: reals and fakes, one forward each
+    # a separate attack pass costs one more forward/backward of the batch
+    floors = {
+        'ASGAN': seconds['base'] + 2 * extra_real,
+        'ASGAN (score=loss)': seconds['base'] + extra_real,
+        'DAT': seconds['base'] + 2 * extra_both,
+        'DAT (score=loss)': seconds['base'] + extra_both,
+    }
+    memory = {} if args.no_memory else {
+        v: peak_memory_mib(v, args)
+        for v in VARIANTS
+    }
+
+    memory_kind = 'CUDA peak allocated' if device.type == 'cuda' else \
+        'resident-set growth'
+    print(f'\nSNGAN CIFAR-10 architecture (G {args.channels[0]}, D '
+          f'{args.channels[1]} channels), batch {args.batch_size}, '
+          f'disc_steps {DISC_STEPS}, {args.device}; median (and fastest - '
+          f'slowest) of {args.rounds} rounds of {iterations} iterations; x '
+          'base: median of the ratios within each round; peak memory: '
+          f'{memory_kind}\n')
+    print('| variant | s / iteration | fastest - slowest | x base | '
+          'floor x base | x floor | target x floor | peak memory (MiB) | '
+          'memory x base |')
+    print('|' + '---|' * 9)
+    rows = []
+    for variant in VARIANTS:
+        floor = floors.get(variant)
+        floor_x_base = floor / seconds['base'] if floor else None
+        mem = memory.get(variant)
+        row = dict(
+            variant=variant,
+            seconds=seconds[variant],
+            fastest=min(rounds[variant]),
+            slowest=max(rounds[variant]),
+            rounds=rounds[variant],
+            x_base=x_base[variant],
+            floor_x_base=floor_x_base,
+            x_floor=x_base[variant] / floor_x_base if floor else None,
+            target_x_floor=FLOOR_TARGET if variant in floors else None,
+            peak_mib=mem,
+            memory_x_base=mem / memory['base'] if mem and memory.get(
+                'base') else None)
+        rows.append(row)
+        target = fmt(row['target_x_floor'], '.2f')
+        print(f"| {variant} | {row['seconds']:.4f} | {row['fastest']:.4f} - "
+              f"{row['slowest']:.4f} | {row['x_base']:.2f} | "
+              f"{fmt(row['floor_x_base'], '.2f')} | "
+              f"{fmt(row['x_floor'], '.2f')} | "
+              f"{'-' if target == '-' else '<= ' + target} | "
+              f"{fmt(mem, '.0f')} | {fmt(row['memory_x_base'], '.2f')} |")
+    print(f'\none extra D forward/backward on {args.batch_size} images: '
+          f'{extra_real:.4f}s')
+    return dict(mode='in-process', rows=rows, extra_d_seconds=extra_real,
+                iterations_per_round=iterations)
+
+
+def runner_config(config, args, work_dir):
+    """``config`` with random images instead of CIFAR-10, every iteration
+    logged, and no checkpoint in the timed iterations."""
+    text = (f"_base_ = ['{osp.join(ROOT, config)}']\n"
+            "data = dict(samples_per_gpu=%d, workers_per_gpu=0, train=dict("
+            "_delete_=True, type='QuickTestImageDataset', size=(32, 32)))\n"
+            "train_cfg = dict(real_img_key='real_img')\n"
+            'total_iters = %d\n'
+            "log_config = dict(interval=1, hooks=[dict(type='TextLoggerHook')"
+            '])\n'
+            'checkpoint_config = dict(interval=10**9, save_last=False)\n' %
+            (args.batch_size, args.warmup + args.iters))
+    if args.channels != (256, 128):
+        text += ('model = dict(generator=dict(base_channels=%d), '
+                 'discriminator=dict(base_channels=%d))\n' % args.channels)
+    path = osp.join(work_dir, osp.basename(config))
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
+
+
+def iteration_times(work_dir):
+    """``time`` of each logged training iteration, from the JSON log."""
+    log = sorted(f for f in os.listdir(work_dir) if f.endswith('.log.json'))
+    with open(osp.join(work_dir, log[-1])) as f:
+        records = [json.loads(line) for line in f if '"mode"' in line]
+    return [r['time'] for r in records if r['mode'] == 'train']
+
+
+def train_and_time(config, args, work_dir, env):
+    """Seconds of each timed iteration of a tools/train.py run of
+    ``config``, read from its JSON log."""
+    os.makedirs(work_dir, exist_ok=True)
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'),
+           runner_config(config, args, work_dir), '--work-dir', work_dir,
+           '--no-validate', '--seed', '0']
+    print(' '.join(cmd), flush=True)
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f'error: tools/train.py failed on {config} '
+                 f'({run.returncode}):\n{run.stderr[-3000:]}')
+    times = iteration_times(work_dir)
+    if len(times) != args.warmup + args.iters:
+        sys.exit(f'error: {work_dir}: {len(times)} iterations logged, '
+                 f'expected {args.warmup + args.iters}')
+    return times[args.warmup:]
+
+
+def through_runner(args, device):
+    """Train each config with tools/train.py, ``--repeats`` times in turn;
+    print s/iteration and ratios."""
+    work_root = args.work_dir or tempfile.mkdtemp(prefix='bench_runner_')
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [ROOT, os.environ.get('PYTHONPATH', '')]))
+    if device.type == 'cpu':
+        env['CUDA_VISIBLE_DEVICES'] = ''
+    runs = {name: [] for name in RUNNER_CONFIGS}  # timed iterations per run
+    for repeat in range(args.repeats):
+        for name, config in RUNNER_CONFIGS.items():
+            runs[name].append(train_and_time(
+                config, args, osp.join(work_root, name, f'run{repeat}'), env))
+    means = {name: [statistics.mean(t) for t in timed]
+             for name, timed in runs.items()}
+    results = {}
+    for name, config in RUNNER_CONFIGS.items():
+        cycles = [statistics.mean(timed[i:i + DISC_STEPS])
+                  for timed in runs[name]
+                  for i in range(0, len(timed), DISC_STEPS)]
+        results[name] = dict(
+            config=config,
+            seconds=statistics.median(means[name]),
+            # the configs of one repeat ran back to back
+            x_base=statistics.median(
+                m / b for m, b in zip(means[name], means['base'])),
+            target_x_base=RUNNER_TARGETS.get(name),
+            fastest_cycle=min(cycles),
+            slowest_cycle=max(cycles),
+            times=[t for timed in runs[name] for t in timed])
+
+    print(f'\nThrough the runner: tools/train.py, SNGAN CIFAR-10 configs (G '
+          f'{args.channels[0]}, D {args.channels[1]} channels), batch '
+          f'{args.batch_size}, random images, {args.device}; mean over '
+          f'iterations {args.warmup + 1}-{args.warmup + args.iters} (after '
+          f'{args.warmup} warm-up), median of {args.repeats} run(s) per '
+          f'config, in turn; x base: median of the ratios within a turn; '
+          f'fastest and slowest {DISC_STEPS}-iteration cycle\n')
+    print('| config | s / iteration | fastest - slowest cycle | x base | '
+          'target x base |')
+    print('|' + '---|' * 5)
+    for name, result in results.items():
+        target = result['target_x_base']
+        print(f"| {name} (`{result['config']}`) | {result['seconds']:.4f} | "
+              f"{result['fastest_cycle']:.4f} - "
+              f"{result['slowest_cycle']:.4f} | {result['x_base']:.2f} | "
+              f"{'<= %.2f' % target if target else '-'} |")
+    return dict(mode='runner', work_dir=work_root, results=results)
 
 
 def parse_args(argv=None):
@@ -181,14 +418,48 @@ def parse_args(argv=None):
     parser.add_argument(
         '--rounds', type=int, default=5, help='timed rounds per variant')
     parser.add_argument(
+        '--min-round-seconds', type=float, default=0.5,
+        help='whole disc_steps cycles per round until a round of the base '
+        'model lasts this long')
+    parser.add_argument(
         '--device',
         default='cuda' if torch.cuda.is_available() else 'cpu',
         choices=['cpu', 'cuda'])
     parser.add_argument(
         '--no-memory', action='store_true', help='skip the memory runs')
+    parser.add_argument(
+        '--runner', action='store_true',
+        help='time tools/train.py runs of the SNGAN configs instead')
+    parser.add_argument(
+        '--iters', type=int, default=200,
+        help='--runner: timed iterations per config (whole disc_steps '
+        'cycles)')
+    parser.add_argument(
+        '--warmup', type=int, default=50,
+        help='--runner: iterations before the timed ones (whole cycles)')
+    parser.add_argument(
+        '--repeats', type=int, default=1,
+        help='--runner: runs per config, the configs in turn')
+    parser.add_argument('--work-dir', help='--runner: where the runs go')
+    parser.add_argument(
+        '--quick', action='store_true',
+        help='a smoke test: tiny networks, short runs; numbers meaningless')
     parser.add_argument('--json', help='also write the results here')
     parser.add_argument('--memory-probe', help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.quick:
+        for key, value in QUICK.items():
+            setattr(args, key, value)
+    args.channels = tuple(args.channels)
+    if args.iters < DISC_STEPS or args.iters % DISC_STEPS or \
+            args.warmup % DISC_STEPS:
+        parser.error(f'--iters and --warmup must be multiples of disc_steps '
+                     f'({DISC_STEPS}), --iters at least {DISC_STEPS}')
+    if args.repeats < 1:
+        parser.error('--repeats must be at least 1')
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        parser.error('--device cuda: PyTorch sees no GPU on this host')
+    return args
 
 
 def main(argv=None):
@@ -196,66 +467,11 @@ def main(argv=None):
     device = torch.device(args.device)
     if args.memory_probe:
         return memory_probe(args.memory_probe, args, device)
-    disc_steps = 5
-    benches = {v: Bench(v, args, device) for v in VARIANTS}
-    for bench in benches.values():
-        bench.run(disc_steps)  # warm up
-    rounds = {v: [] for v in VARIANTS}
-    for r in range(args.rounds):
-        for variant, bench in benches.items():
-            rounds[variant].append(bench.run(disc_steps) / disc_steps)
-        print(f'round {r + 1}/{args.rounds}: ' + ', '.join(
-            f'{v} {rounds[v][-1]:.3f}s' for v in VARIANTS),
-              flush=True)
-    seconds = {v: statistics.median(t) for v, t in rounds.items()}
-    base_bench = benches['base']
-    extra_real = disc_forward_backward(base_bench, args.batch_size, 5)
-    extra_both = 2 * extra_real  # DAT: reals and fakes, one forward each
-    floors = dict(
-        ASGAN=seconds['base'] + extra_real,
-        DAT=seconds['base'] + extra_both)
-    floors['DAT (separate attack pass)'] = floors['DAT']
-    memory = {} if args.no_memory else {
-        v: peak_memory_mib(v, args)
-        for v in VARIANTS
-    }
-
-    print(f'\nSNGAN CIFAR-10 architecture (G {args.channels[0]}, D '
-          f'{args.channels[1]} channels), batch {args.batch_size}, '
-          f'disc_steps {disc_steps}, {args.device}; median of {args.rounds} '
-          'rounds\n')
-    header = ('| variant | s / iteration | x base | floor x base | x floor '
-              '| peak memory (MiB) | memory x base |')
-    print(header)
-    print('|' + '---|' * 7)
-    rows = []
-    for variant in VARIANTS:
-        ratio = seconds[variant] / seconds['base']
-        floor = floors.get(variant)
-        mem = memory.get(variant)
-        row = dict(
-            variant=variant,
-            seconds=seconds[variant],
-            x_base=ratio,
-            floor_x_base=floor / seconds['base'] if floor else None,
-            x_floor=seconds[variant] / floor if floor else None,
-            peak_mib=mem,
-            memory_x_base=mem / memory['base'] if mem and memory.get(
-                'base') else None)
-        rows.append(row)
-
-        def fmt(value, spec):
-            return '-' if value is None else format(value, spec)
-
-        print(f"| {variant} | {row['seconds']:.3f} | {ratio:.2f} | "
-              f"{fmt(row['floor_x_base'], '.2f')} | "
-              f"{fmt(row['x_floor'], '.2f')} | {fmt(mem, '.0f')} | "
-              f"{fmt(row['memory_x_base'], '.2f')} |")
-    print(f'\none extra D forward/backward on {args.batch_size} images: '
-          f'{extra_real:.3f}s')
+    results = through_runner(args, device) if args.runner else \
+        in_process(args, device)
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump(dict(args=vars(args), rows=rows), f, indent=2)
+            json.dump(dict(args=vars(args), **results), f, indent=2)
 
 
 if __name__ == '__main__':

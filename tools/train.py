@@ -24,7 +24,6 @@ from mmcv.runner import get_dist_info
 from mmgen import __version__ as mmgen_version
 from mmgen.apis import set_random_seed, train_model
 from mmgen.models import build_model
-from mmgen.utils import collect_env
 
 from mmgen_adv.checkpoints import (check_fits, checkpoint_folder,
                                    filename_template, load_weights,
@@ -36,6 +35,7 @@ from mmgen_adv.config import (add_missing_runtime, check_fp16_needs_cuda,
 from mmgen_adv.data_checks import (build_checked, check_dataset_paths,
                                    check_samples, generated_shape)
 from mmgen_adv.dist import decided_by_rank0, init_dist
+from mmgen_adv.environment import collect_env  # survives a crashing query
 from mmgen_adv.errors import (TrainingInterrupted, TrainingStopped,
                               UserInputError)
 from mmgen_adv.evaluation import check_inception_available

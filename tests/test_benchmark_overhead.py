@@ -1,0 +1,83 @@
+"""tools/benchmark_overhead.py runs end to end, in-process and through the
+runner (quick mode: tiny networks, numbers meaningless, nothing timed is
+asserted)."""
+import importlib.util
+import json
+
+import pytest
+
+from conftest import DEVICES, ROOT, run_tool
+
+spec = importlib.util.spec_from_file_location(
+    'benchmark_overhead', ROOT / 'tools/benchmark_overhead.py')
+benchmark = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(benchmark)
+
+
+def test_rounds_are_whole_cycles_of_at_least_the_minimum():
+    # a GPU's 5-iteration cycle of 0.15 s: 4 cycles make a 0.5 s round
+    assert benchmark.repeats_for(0.15, 0.5) == 4
+    assert benchmark.repeats_for(0.125, 0.5) == 4
+    # a CPU's 15 s cycle is long enough alone
+    assert benchmark.repeats_for(15.0, 0.5) == 1
+
+
+@pytest.mark.parametrize('device', DEVICES)
+def test_in_process_quick(tmp_path, device):
+    out = tmp_path / 'bench.json'
+    args = ['--quick', '--device', device, '--json', out]
+    if device == 'cpu':
+        args.append('--no-memory')  # CPU memory sampling: fresh processes
+    result = run_tool('benchmark_overhead.py', *args, device=device)
+    report = json.loads(out.read_text())
+    rows = {row['variant']: row for row in report['rows']}
+    assert list(rows) == list(benchmark.VARIANTS)
+    assert report['iterations_per_round'] % benchmark.DISC_STEPS == 0
+    for row in rows.values():
+        assert row['fastest'] <= row['seconds'] <= row['slowest']
+        assert len(row['rounds']) == 2
+        assert f"| {row['variant']} | {row['seconds']:.4f} |" in \
+            result.stdout
+    assert rows['base']['x_base'] == 1
+    asgan = rows['ASGAN']
+    ratios = [a / b for a, b in zip(asgan['rounds'], rows['base']['rounds'])]
+    assert min(ratios) <= asgan['x_base'] <= max(ratios)
+    assert asgan['x_floor'] == pytest.approx(asgan['x_base'] /
+                                             asgan['floor_x_base'])
+    # the floor adds one D pass for ASGAN's reals, two for DAT's
+    extra = report['extra_d_seconds'] / rows['base']['seconds']
+    assert rows['ASGAN']['floor_x_base'] == pytest.approx(1 + extra)
+    assert rows['DAT']['floor_x_base'] == pytest.approx(1 + 2 * extra)
+    assert rows['ASGAN']['target_x_floor'] == 1.10
+    assert rows['gradient penalty']['x_floor'] is None
+    if device == 'cuda':  # CUDA's peak allocation, in fresh processes
+        assert all(row['peak_mib'] > 0 for row in rows.values())
+        assert 'peak memory: CUDA peak allocated' in result.stdout
+
+
+@pytest.mark.parametrize('device', DEVICES)
+def test_through_the_runner_quick(tmp_path, device):
+    out = tmp_path / 'runner.json'
+    result = run_tool('benchmark_overhead.py', '--runner', '--quick',
+                      '--device', device, '--work-dir', tmp_path / 'runs',
+                      '--json', out, device=device)
+    report = json.loads(out.read_text())['results']
+    assert list(report) == ['base', 'ASGAN', 'DAT']
+    for name, config in benchmark.RUNNER_CONFIGS.items():
+        # the timed iterations of each config's own JSON log
+        assert report[name]['config'] == config
+        assert len(report[name]['times']) == benchmark.QUICK['iters']
+        assert (tmp_path / 'runs' / name / 'run0').is_dir()
+    assert report['base']['x_base'] == 1
+    assert report['ASGAN']['target_x_base'] == 1.25
+    assert report['DAT']['target_x_base'] == 1.45
+    assert '| DAT (`configs/dat/sngan_cifar10.py`) |' in result.stdout
+    assert '<= 1.45 |' in result.stdout
+
+
+def test_bad_runner_settings_are_refused():
+    result = run_tool('benchmark_overhead.py', '--runner', '--iters', 12,
+                      check=False)
+    assert result.returncode == 2
+    assert '--iters and --warmup must be multiples of disc_steps (5)' in \
+        result.stderr
