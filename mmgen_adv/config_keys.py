@@ -63,6 +63,8 @@ def _registries():
     import mmgen.models.builder as models
     from mmcv.runner import HOOKS, OPTIMIZERS, RUNNERS
     from mmgen.core.registry import METRICS
+
+    from .models.builder import ADV_REGULARIZERS
     return dict(
         model=models.MODELS,
         module=models.MODULES,
@@ -73,7 +75,8 @@ def _registries():
         metric=METRICS,
         hook=HOOKS,
         runner=RUNNERS,
-        optimizer=OPTIMIZERS)
+        optimizer=OPTIMIZERS,
+        regularizer=ADV_REGULARIZERS)
 
 
 def resolve_type(type_name, kind):
@@ -141,7 +144,7 @@ class _Checker:
         close = _suggestion(type_name, registry.module_dict)
         hint = f"; did you mean '{close}'?" if close else ''
         raise UserInputError(
-            f"{path}.type: '{type_name}' is not registered in the toolbox's "
+            f"{path}.type: '{type_name}' is not registered in the "
             f"'{registry.name}' registry{hint} (a plugin's types need its "
             'package in custom_imports)')
 
@@ -188,6 +191,10 @@ class _Checker:
         if self.typed(node, path, 'model') is None:
             return
         for key, value in node.items():
+            if key == 'adv_cfg':
+                # a regularizer's options are its __init__ arguments
+                self.typed(value, f'{path}.adv_cfg', 'regularizer')
+                continue
             strict = key in MODULE_PARAMS
             items = value if isinstance(value, (list, tuple)) else [value]
             for i, item in enumerate(items):

@@ -682,6 +682,41 @@ def test_non_finite_loss_stops_before_the_update():
         assert torch.equal(before[name], param), name
 
 
+def test_fp16_overflow_is_skipped_until_it_persists():
+    """Under the loss scaler a non-finite loss is an overflow the scaler
+    skips (D unchanged, scale lowered); only a run of
+    MAX_NONFINITE_FP16_ITERS such iterations stops training."""
+    from mmgen_adv.models.adversarial_gan import MAX_NONFINITE_FP16_ITERS
+    model = build(sngan(dict(type='DAT')))
+    optim = optimizers(model)
+    scaler = CountingScaler()
+    nan_batch = dict(real_img=torch.full((4, 3, 32, 32), float('nan')))
+    disc = {k: v.clone() for k, v in model.discriminator.named_parameters()}
+    for i in range(MAX_NONFINITE_FP16_ITERS - 1):
+        model.train_step(nan_batch, optim, loss_scaler=scaler,
+                         running_status=dict(iteration=i))
+        scaler.update()
+    for name, param in model.discriminator.named_parameters():
+        assert torch.equal(disc[name], param), name
+    assert scaler.get_scale() == 512.0 / 2**(MAX_NONFINITE_FP16_ITERS - 1)
+    # a finite iteration ends the run of skipped ones ...
+    model.train_step(next(iter(batches(1, size=32))), optim,
+                     loss_scaler=scaler, running_status=dict(iteration=20))
+    scaler.update()
+    assert any(not torch.equal(disc[name], param)
+               for name, param in model.discriminator.named_parameters())
+    for i in range(MAX_NONFINITE_FP16_ITERS - 1):
+        model.train_step(nan_batch, optim, loss_scaler=scaler,
+                         running_status=dict(iteration=21 + i))
+        scaler.update()
+    # ... and one that persists stops training
+    with pytest.raises(NonFiniteLossError, match=(
+            r'loss_disc_real = nan.* \(16 iterations in a row under the fp16 '
+            r'loss scaler\)')):
+        model.train_step(nan_batch, optim, loss_scaler=scaler,
+                         running_status=dict(iteration=40))
+
+
 # -- validation -------------------------------------------------------------
 @pytest.mark.parametrize('adv_cfg, message', [
     (dict(type='FGSM'), r"adv_cfg.type 'FGSM' is not one of \['ASGAN', "

