@@ -7,7 +7,8 @@ this project's tools) in its own folder. :func:`run_all` runs up to
 calling the study again after an interruption continues where it stopped
 (training steps pass ``--auto-resume``, so even a half-finished run
 continues from its newest checkpoint). Each step's wall-clock time is kept
-in ``timing.json`` in its run's folder.
+in ``timing.json`` in its run's folder (summed over sittings where a
+step failed and was run again).
 """
 import json
 import os
@@ -54,8 +55,9 @@ class Run:
         return json.loads(file.read_text()) if file.is_file() else {}
 
     def _record(self, step, seconds):
+        # a step that failed and ran again counts both sittings
         timing = self.timing()
-        timing[step] = seconds
+        timing[step] = timing.get(step, 0.0) + seconds
         (self.path / 'timing.json').write_text(json.dumps(timing, indent=1))
 
     def prepare(self):
@@ -100,13 +102,13 @@ def _execute(run, env, log):
         seconds = time.time() - start
         (run.path / f'{step.name}.out').write_text(result.stdout +
                                                    result.stderr)
+        run._record(step.name, seconds)
         if result.returncode != 0 or not step.done(run):
             raise RuntimeError(
                 f'{run.name}: step {step.name} failed (exit status '
                 f'{result.returncode}; output in '
                 f'{run.path / (step.name + ".out")}):\n'
                 f'{result.stderr[-2000:]}')
-        run._record(step.name, seconds)
         log(f'{run.name}: {step.name} done in {seconds:.0f} s')
 
 

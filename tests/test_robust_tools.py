@@ -175,3 +175,37 @@ def test_finetune_stops_on_sigterm_and_resumes_exactly(gan_checkpoint,
             for name in ('ref', 'run')]
     assert logs[0] == logs[1] and len(logs[0]) == 8
     assert not list((tmp_path / 'run').glob('.*.tmp'))
+
+
+def test_benchmark_robust_quick_compares_over_seeds(tmp_path):
+    result = run_tool('benchmark_robust.py', '--quick', '--jobs', 2,
+                      '--work-dir', tmp_path)
+    assert 'Rob-GAN vs madry_updates: eps 0 ' in result.stdout
+    data = json.loads((tmp_path / 'results_robust.json').read_text())
+    results = data['results']
+    assert results['eps_grid'] == [0, 4] and results['seeds'] == [0, 1]
+    # per seed, the table's values are robust_eval's
+    for i, seed in enumerate((0, 1)):
+        found = json.loads((tmp_path / f'seed{seed}' / 'eval' /
+                            'robust_accuracy.json').read_text())
+        for model, entry in results['models'].items():
+            assert [v[i] for v in entry['values']] == [
+                found['accuracy'][model]['0.0'],
+                found['accuracy'][model]['4.0']]
+    # the equal-time baseline ran the steps its budget allowed
+    for seed, steps in results['madry_time_steps'].items():
+        log = (tmp_path / f'seed{seed}' / 'madry_time' /
+               'finetune_log.json').read_text().splitlines()
+        assert json.loads(log[-1])['iter'] == steps >= 1
+        timing = results['seconds'][seed]
+        per_step = timing['madry_updates'] / 6
+        assert steps == max(1, round(
+            (timing['gan'] + timing['finetune']) / per_step))
+    diffs = results['robgan_vs_madry_updates'][1]['diffs']
+    robgan, madry = (results['models'][m]['values'][1]
+                     for m in ('robgan', 'madry_updates'))
+    assert diffs == pytest.approx([r - m for r, m in zip(robgan, madry)])
+    assert (tmp_path / 'robust.png').stat().st_size > 5000
+    again = run_tool('benchmark_robust.py', '--quick', '--work-dir',
+                     tmp_path)
+    assert again.stdout.count('reusing finished run') == 2

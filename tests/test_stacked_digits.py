@@ -1,6 +1,7 @@
 """Stacked digits: the dataset, the classifier metrics, the benchmark."""
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -124,27 +125,92 @@ def test_mode_statistics():
 
 
 def test_benchmark_quick_runs_end_to_end(tmp_path):
-    result = run_tool('benchmark_quality.py', '--quick', '--work-dir',
-                      tmp_path)
-    assert '| dcgan | base |' in result.stdout
-    assert '| dcgan | dat |' in result.stdout
-    data = json.loads((tmp_path / 'results.json').read_text())
-    for name in ('dcgan base', 'dcgan dat'):
-        modes, spread = data['results'][name]['modes']
-        assert 1 <= modes <= 1000 and spread == 0.0  # one seed
-        assert [it for it, _ in data['curves'][name][0]] == [20, 40]
-    assert (tmp_path / 'metrics.png').stat().st_size > 10000
+    result = run_tool('benchmark_quality.py', '--quick', '--jobs', 2,
+                      '--work-dir', tmp_path)
+    assert '| base | ' in result.stdout and '| dat | ' in result.stdout
+    assert 'dat vs base, modes (of 1000): ' in result.stdout
+    data = json.loads((tmp_path / 'results_dcgan.json').read_text())
+    for method in ('base', 'dat'):
+        runs = data['curves'][method]
+        assert [[it for it, _ in run] for run in runs] == [[20, 40]] * 2
+        entry = data['results'][method]
+        finals = [run[-1][1]['modes'] for run in runs]
+        assert entry['modes']['values'] == finals
+        assert entry['modes']['mean_std'][0] == pytest.approx(
+            sum(finals) / 2)
+        assert all(1 <= m <= 1000 for m in finals)
+        assert all(s > 0 for s in entry['seconds'])
+    # the paired comparison is of the same seeds' final values
+    comparison = data['results']['dat']['fd']['vs_base']
+    base_fd = data['results']['base']['fd']['values']
+    dat_fd = data['results']['dat']['fd']['values']
+    assert comparison['diffs'] == pytest.approx(
+        [d - b for d, b in zip(dat_fd, base_fd)])
+    assert comparison['low'] <= comparison['mean'] <= comparison['high']
+    assert (tmp_path / 'metrics_dcgan.png').stat().st_size > 10000
+    # runs live per arch, method and seed; each run's config is kept
+    config = (tmp_path / 'dcgan' / 'dat' / 'seed1' / 'config.py').read_text()
+    assert "adv_cfg=dict(type='DAT'" in config
     # a second call reuses the finished runs
     again = run_tool('benchmark_quality.py', '--quick', '--work-dir',
                      tmp_path)
-    assert again.stdout.count('reusing finished run') == 2
+    assert again.stdout.count('reusing finished run') == 4
+
+
+def test_benchmark_continues_an_interrupted_run(tmp_path):
+    """A run stopped after its first evaluation continues from that
+    checkpoint: the study finishes it without starting over, with the
+    result of an uninterrupted run."""
+    args = ['--methods', 'base', '--seeds', 0, '--iters', 4, '--evals', 2,
+            '--num-images', 200, '--work-dir', tmp_path]
+    run_tool('benchmark_quality.py', *args)
+    final = json.loads((tmp_path / 'results_dcgan.json').read_text())
+    # the same run, stopped at iteration 2, as a kill would leave it
+    run = tmp_path / 'dcgan' / 'base' / 'seed0'
+    train = run / 'train'
+    shutil.rmtree(train)
+    run_tool('train.py', run / 'config.py', '--work-dir', train, '--seed', 0,
+             '--cfg-options', 'total_iters=2')
+    ckpts = train / 'ckpt' / 'train'
+    assert sorted(p.name for p in ckpts.glob('iter_*.pth')) == ['iter_2.pth']
+    result = run_tool('benchmark_quality.py', *args)
+    assert 'reusing finished run' not in result.stdout
+    out = (run / 'train.out').read_text()
+    assert f"auto-resume: resuming from {ckpts / 'iter_2.pth'}" in out
+    # the second sitting trained iterations 3-4 only, and evaluated at 4
+    newest = sorted(train.glob('*.log.json'))[-1].read_text().splitlines()
+    iters = [json.loads(line)['iter'] for line in newest
+             if 'iter' in json.loads(line)]
+    assert iters and min(iters) > 2 and max(iters) == 4
+    again = json.loads((tmp_path / 'results_dcgan.json').read_text())
+    assert again['curves'] == final['curves']
+
+
+def test_eps_study_plots_the_curve(tmp_path):
+    args = ['--study', 'eps', '--methods', 'base', 'asgan_eps0', 'asgan',
+            'asgan_gaussian', '--seeds', 0, '--iters', 2, '--evals', 1,
+            '--num-images', 200, '--jobs', 2, '--work-dir', tmp_path]
+    result = run_tool('benchmark_quality.py', *args)
+    assert 'asgan_eps0 vs base' in result.stdout
+    assert (tmp_path / 'eps.png').stat().st_size > 10000
+    data = json.loads((tmp_path / 'results_eps.json').read_text())
+    assert list(data['results']) == ['base', 'asgan_eps0', 'asgan',
+                                     'asgan_gaussian']
+    # eps 0 is the paper's two-step point, not the base model
+    config = (tmp_path / 'dcgan' / 'asgan_eps0' / 'seed0' /
+              'config.py').read_text()
+    assert "type='ASGAN', eps=0.0" in config
 
 
 @pytest.mark.parametrize('args, message', [
     (['--iters', 100, '--evals', 3], '--evals must be >= 1 and divide '
      '--iters; got --iters 100, --evals 3'),
-    (['--arch', 'dcgan', '--methods', 'ssgan'], "method ssgan is not "
-     "benchmarked on dcgan; choose from ['base', 'asgan', 'dat']"),
+    (['--study', 'dcgan', '--methods', 'base', 'ssgan'], "--methods: ssgan "
+     "is not in the dcgan study; choose from ['base', 'asgan', 'dat']"),
+    (['--methods', 'dat'], '--methods must include base: every method is '
+     'compared with it'),
+    (['--seeds', 1, 1], '--seeds repeats a seed: [1, 1]'),
+    (['--jobs', 0], '--jobs must be >= 1, got 0'),
 ])
 def test_benchmark_refuses_bad_settings(tmp_path, args, message):
     result = run_tool('benchmark_quality.py', *args, '--work-dir', tmp_path,

@@ -63,3 +63,22 @@ def test_a_folder_holding_other_settings_is_refused(tmp_path):
     with pytest.raises(UserInputError, match='holds a run with other '
                        'settings'):
         Run('r', tmp_path / 'r', [], config_text='a = 2\n').prepare()
+
+
+def test_a_failed_sitting_counts_in_the_time(tmp_path):
+    """A step that failed, then succeeded, is timed over both sittings."""
+    flag = tmp_path / 'fail_once'
+    flag.write_text('x')
+    code = ('import pathlib, sys, time; time.sleep(0.3); '
+            f"f = pathlib.Path({str(flag)!r}); "
+            'sys.exit(3) if f.exists() and not f.unlink() else '
+            "pathlib.Path(sys.argv[1], 'ok').write_text('x')")
+    step = Step('s', lambda run: [sys.executable, '-c', code, run.path],
+                lambda run: (run.path / 'ok').is_file())
+    run = Run('r', tmp_path / 'r', [step], config_text='')
+    with pytest.raises(RuntimeError, match='step s failed'):
+        run_all([run], log=lambda _: None)
+    first = run.timing()['s']
+    assert first >= 0.3
+    run_all([run], log=lambda _: None)
+    assert run.timing()['s'] >= first + 0.3

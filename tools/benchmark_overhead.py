@@ -20,9 +20,10 @@ synchronized. Printed per variant: the median round (s / iteration) and the
 fastest and slowest, and ratios to the base model and to the floor: the base
 iteration plus one extra D forward/backward on the adversarial batch (the
 reals for ASGAN; reals and fakes for DAT), plus one more where the direction
-takes a separate pass. Each variant's peak memory is
-measured in a fresh process (CUDA: peak allocated; CPU: peak growth of the
-resident set, sampled every 2 ms).
+takes a separate pass. Each variant's peak memory: on CUDA the allocator's
+peak over the warmed-up model's steady state during one cycle (activations
+and gradients), in this process; on a CPU the peak growth of the resident
+set (sampled every 2 ms) in a fresh process.
 
 ``--runner``: the same comparison through the toolbox's runner, as users
 train: ``tools/train.py`` on this project's SNGAN CIFAR-10 configs (base,
@@ -188,33 +189,39 @@ def resident_bytes():
         return int(f.read().split()[1]) * resource.getpagesize()
 
 
+def cuda_peak_mib(bench):
+    """Growth of CUDA's peak allocation over what ``bench`` (warmed up)
+    holds, during one disc_steps cycle: activations and gradients. The
+    allocator's peak can be reset, so this needs no fresh process."""
+    sync(bench.device)
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    bench.run(DISC_STEPS)
+    return (torch.cuda.max_memory_allocated() - base) / 2**20
+
+
 def memory_probe(variant, args, device):
-    """Growth of peak memory over the built model during 5 iterations (one
-    G update): activations, gradients and optimizer state."""
+    """CPU: growth of the resident set over the built model during one
+    disc_steps cycle (5 iterations, one G update): activations, gradients
+    and optimizer state. Run in a fresh process (``peak_memory_mib``)."""
     bench = Bench(variant, args, device)
-    if device.type == 'cuda':
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        bench.run(DISC_STEPS)
-        peak = torch.cuda.max_memory_allocated() - base
-    else:
-        # the process's peak (ru_maxrss) is set by importing torch, so the
-        # resident set is sampled while training instead
-        base = resident_bytes()
-        samples = []
-        done = threading.Event()
+    # the process's peak (ru_maxrss) is set by importing torch, so the
+    # resident set is sampled while training instead
+    base = resident_bytes()
+    samples = []
+    done = threading.Event()
 
-        def sample():
-            while not done.is_set():
-                samples.append(resident_bytes())
-                time.sleep(0.002)
+    def sample():
+        while not done.is_set():
+            samples.append(resident_bytes())
+            time.sleep(0.002)
 
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        bench.run(DISC_STEPS)
-        done.set()
-        sampler.join()
-        peak = max(samples + [resident_bytes()]) - base
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    bench.run(DISC_STEPS)
+    done.set()
+    sampler.join()
+    peak = max(samples + [resident_bytes()]) - base
     print(json.dumps(dict(peak_mib=peak / 2**20)))
 
 
@@ -258,13 +265,15 @@ def in_process(args, device):
         'DAT': seconds['base'] + 2 * extra_both,
         'DAT (score=loss)': seconds['base'] + extra_both,
     }
-    memory = {} if args.no_memory else {
-        v: peak_memory_mib(v, args)
-        for v in VARIANTS
-    }
+    if args.no_memory:
+        memory = {}
+    elif device.type == 'cuda':
+        memory = {v: cuda_peak_mib(b) for v, b in benches.items()}
+    else:
+        memory = {v: peak_memory_mib(v, args) for v in VARIANTS}
 
-    memory_kind = 'CUDA peak allocated' if device.type == 'cuda' else \
-        'resident-set growth'
+    memory_kind = 'CUDA peak allocated over the steady state' \
+        if device.type == 'cuda' else 'resident-set growth'
     print(f'\nSNGAN CIFAR-10 architecture (G {args.channels[0]}, D '
           f'{args.channels[1]} channels), batch {args.batch_size}, '
           f'disc_steps {DISC_STEPS}, {args.device}; median (and fastest - '

@@ -1,190 +1,293 @@
-"""Does a regularizer help? Base model vs ASGAN vs DAT (and SSGAN +- DAT)
-on stacked digits (1000 modes, offline), same budget and seeds.
+"""Does a regularizer help? Each paper's setting on stacked digits (1000
+modes, offline), the same budget and seeds for every method, compared with
+the base model seed by seed.
 
-    python tools/benchmark_quality.py [--arch dcgan|sngan] [--seeds 0 1 2]
-    python tools/benchmark_quality.py --quick     # minutes: a smoke test
+    python tools/benchmark_quality.py --study dcgan   # AS-GAN's setting
+    python tools/benchmark_quality.py --study sngan   # DAT's setting
+    python tools/benchmark_quality.py --study eps     # AS-GAN's Fig. 3
+    python tools/benchmark_quality.py --quick         # minutes: a smoke test
 
-One architecture per call; the default budget (1500 iterations, 3 seeds)
-takes about 45 minutes for DCGAN (3 methods) and an hour for SNGAN (5
-methods, SSGAN +- DAT included) on 2 CPU cores.
+Studies (methods; default seeds):
 
-Each run is ``tools/train.py`` on ``configs/stacked_digits/<arch>.py`` with
-the method's ``adv_cfg`` (or SSGAN's model) and ``--seed``; its
-``GenerativeEvalHook`` evaluates the ``StackedDigits`` metrics (modes
-covered, KL from uniform, classifier Frechet distance) during training and
-at the end. Writes ``results.md`` (mean +- std over seeds), ``results.json``
-and ``metrics.png`` (the metrics over training) to the work dir, and prints
-the table. Runs already finished in the work dir are reused.
+- ``dcgan``: DCGAN with the non-saturating (``vanilla``) loss, AS-GAN's
+  setting: base, ASGAN (eps 1), DAT (paper variant, eps 1); 5 seeds.
+- ``sngan``: SNGAN with the hinge loss, DAT's setting: base, ASGAN, DAT
+  (paper variant), DAT (the official code's ``reference`` variant), SSGAN,
+  SSGAN + DAT; 3 seeds.
+- ``eps``: AS-GAN's eps study on DCGAN: base, ASGAN at eps 0 (the paper's
+  "D updated twice" point), 0.5, 1, 2, 4 gray levels, and the Gaussian
+  direction at eps 1; 3 seeds. Its ``eps.png`` is the paper's Fig. 3 curve.
+
+Each run is ``tools/train.py --auto-resume`` on
+``configs/stacked_digits/<arch>.py`` with the method's override and
+``--seed``; its ``GenerativeEvalHook`` computes the ``StackedDigits``
+metrics (modes covered, KL from uniform, classifier Frechet distance)
+``--evals`` times. Runs live in ``<work-dir>/<arch>/<method>/seed<N>`` and
+are shared between studies (the eps study reuses the DCGAN study's base and
+ASGAN runs); a finished run is reused and an interrupted one continues from
+its newest checkpoint, so a study can be run over several sittings. ``--jobs
+N`` trains N runs side by side (CPU: the cores are shared out; CUDA: one GPU
+shared). The final evaluation of every run is compared with the base
+model's on the same seed (paired: mean difference, 95% t-interval, exact
+sign test). Writes ``results_<study>.md`` / ``.json`` and
+``metrics_<study>.png`` (``eps.png`` for the eps study) to the work dir.
 """
 import argparse
 import json
-import os.path as osp
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from mmgen_adv.cli import one_line_errors
 from mmgen_adv.errors import UserInputError
+from mmgen_adv.statistics import mean_std, paired
+from mmgen_adv.study import ROOT, Run, Step, run_all, tool
 
-ROOT = Path(__file__).resolve().parents[1]
+
+def asgan(**options):
+    options = {'eps': 1.0, **options}
+    args = ', '.join(f'{k}={v!r}' for k, v in options.items())
+    return f"model = dict(adv_cfg=dict(type='ASGAN', {args}))"
+
+
+SSGAN = "type='SSGAN', discriminator=dict(type='SSGANDiscriminator')"
+# name: (config override, what it is)
 METHODS = {
-    'base': '',
-    'asgan': "model = dict(adv_cfg=dict(type='ASGAN', eps=1.0))",
-    'dat': "model = dict(adv_cfg=dict(type='DAT', eps=1.0))",
-    'ssgan': ("model = dict(type='SSGAN', "
-              "discriminator=dict(type='SSGANDiscriminator'))"),
-    'ssgan_dat': ("model = dict(type='SSGAN', "
-                  "discriminator=dict(type='SSGANDiscriminator'), "
-                  "adv_cfg=dict(type='DAT', eps=1.0))"),
+    'base': ('', 'the base model'),
+    'asgan': (asgan(), 'ASGAN, eps 1'),
+    'dat': ("model = dict(adv_cfg=dict(type='DAT', eps=1.0))",
+            'DAT, paper variant, eps 1'),
+    'dat_reference': (
+        "model = dict(adv_cfg=dict(type='DAT', variant='reference'))",
+        "DAT, the official code's variant"),
+    'ssgan': (f'model = dict({SSGAN})', 'SSGAN'),
+    'ssgan_dat': (f"model = dict({SSGAN}, adv_cfg=dict(type='DAT', "
+                  'eps=1.0))', 'SSGAN + DAT, paper variant, eps 1'),
+    'asgan_eps0': (asgan(eps=0.0), 'ASGAN, eps 0: D updated twice'),
+    'asgan_eps0.5': (asgan(eps=0.5), 'ASGAN, eps 0.5'),
+    'asgan_eps2': (asgan(eps=2.0), 'ASGAN, eps 2'),
+    'asgan_eps4': (asgan(eps=4.0), 'ASGAN, eps 4'),
+    'asgan_gaussian': (asgan(direction='gaussian'),
+                       'ASGAN, random sign direction, eps 1'),
 }
-ARCH_METHODS = dict(
-    dcgan=['base', 'asgan', 'dat'],
-    sngan=['base', 'asgan', 'dat', 'ssgan', 'ssgan_dat'])
-METRICS = ('modes', 'kl', 'fd')
+EPS_OF = {'asgan_eps0': 0.0, 'asgan_eps0.5': 0.5, 'asgan': 1.0,
+          'asgan_eps2': 2.0, 'asgan_eps4': 4.0}
+# study: (arch, methods, default seeds, the claim it tests)
+STUDIES = {
+    'dcgan': ('dcgan', ['base', 'asgan', 'dat'], [0, 1, 2, 3, 4],
+              'AS-GAN (DCGAN, non-saturating loss): ASGAN and DAT improve '
+              'on the base model'),
+    'sngan': ('sngan', ['base', 'asgan', 'dat', 'dat_reference', 'ssgan',
+                        'ssgan_dat'], [0, 1, 2],
+              'DAT (SNGAN and SSGAN, hinge loss): DAT improves SNGAN and '
+              'SSGAN'),
+    'eps': ('dcgan', ['base', 'asgan_eps0', 'asgan_eps0.5', 'asgan',
+                      'asgan_eps2', 'asgan_eps4', 'asgan_gaussian'],
+            [0, 1, 2],
+            "AS-GAN's Fig. 3: best between eps 0.5 and 3, eps 4 harmful, "
+            'the Gaussian direction no help'),
+}
+# metric: (label, higher is better, decimals)
+METRICS = {'modes': ('modes (of 1000)', True, 1),
+           'kl': ('KL to uniform', False, 3),
+           'fd': ('classifier FD', False, 2)}
+DEFAULT_ITERS = dict(cpu=1500, cuda=20000)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument(
-        '--arch', default='dcgan', choices=list(ARCH_METHODS))
+    parser.add_argument('--study', default='dcgan', choices=list(STUDIES))
     parser.add_argument(
         '--methods', nargs='+', choices=list(METHODS),
-        help='default: base, asgan, dat (+ ssgan, ssgan_dat for sngan)')
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+        help="a subset of the study's methods (default: all of them)")
     parser.add_argument(
-        '--iters', type=int, default=1500, help='runner iterations')
+        '--seeds', nargs='+', type=int,
+        help='default: 0-4 for dcgan, 0-2 for sngan and eps')
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument(
-        '--evals', type=int, default=4, help='evaluations per run')
+        '--iters', type=int,
+        help='runner iterations (default: 1500 on cpu, 20000 on cuda)')
+    parser.add_argument(
+        '--evals', type=int, default=4,
+        help='evaluations per run (also its checkpoints)')
     parser.add_argument(
         '--num-images', type=int, default=10000,
         help='generated images per evaluation')
     parser.add_argument(
-        '--work-dir', default='work_dirs/benchmark_quality')
+        '--jobs', type=int, default=1, help='runs trained side by side')
+    parser.add_argument('--work-dir', default='work_dirs/benchmark_quality')
     parser.add_argument(
         '--quick', action='store_true',
-        help='1 seed, DCGAN base and DAT, 40 iterations, 1000 images')
+        help='the dcgan study with base and DAT, seeds 0 and 1, 40 '
+        'iterations, 1000 images')
     args = parser.parse_args(argv)
+    arch, methods, seeds, _ = STUDIES[args.study]
     if args.quick:
-        args.arch, args.methods, args.seeds = 'dcgan', ['base', 'dat'], [0]
+        args.study, args.methods, args.seeds = 'dcgan', ['base', 'dat'], [0, 1]
         args.iters, args.evals, args.num_images = 40, 2, 1000
+        arch, methods = STUDIES['dcgan'][:2]
+    args.arch = arch
+    args.methods = args.methods or methods
+    args.seeds = args.seeds or seeds
+    if args.iters is None:
+        args.iters = DEFAULT_ITERS[args.device]
+    unknown = [m for m in args.methods if m not in methods]
+    if unknown:
+        raise UserInputError(
+            f'--methods: {unknown[0]} is not in the {args.study} study; '
+            f'choose from {methods}')
+    if 'base' not in args.methods:
+        raise UserInputError('--methods must include base: every method is '
+                             'compared with it')
+    if len(set(args.seeds)) != len(args.seeds):
+        raise UserInputError(f'--seeds repeats a seed: {args.seeds}')
     if args.evals < 1 or args.iters % args.evals:
         # the last evaluation must fall on the last iteration: it is the
         # result, and how a finished run is recognised
         raise UserInputError(
             f'--evals must be >= 1 and divide --iters; got --iters '
             f'{args.iters}, --evals {args.evals}')
+    if args.jobs < 1:
+        raise UserInputError(f'--jobs must be >= 1, got {args.jobs}')
     return args
 
 
-def run_dir(args, arch, method, seed):
-    return Path(args.work_dir) / f'{arch}_{method}_seed{seed}'
+def evaluations(work_dir):
+    """``[(iteration, {metric: value})]`` from a run's JSON logs (a resumed
+    run has one log per sitting; a later record of an iteration wins)."""
+    found = {}
+    for log in sorted(Path(work_dir).glob('*.log.json')):
+        for line in log.read_text().splitlines():
+            record = json.loads(line)
+            if all(m in record for m in METRICS):
+                found[record['iter']] = {m: record[m] for m in METRICS}
+    return sorted(found.items())
 
 
-def write_config(args, arch, method, seed):
-    base = ROOT / 'configs' / 'stacked_digits' / f'{arch}.py'
-    lines = [f"_base_ = ['{base}']", METHODS[method]]
-    iters = args.iters
-    interval = iters // args.evals
-    lines += [
-        f'total_iters = {iters}',
+def config_text(args, method):
+    base = ROOT / 'configs' / 'stacked_digits' / f'{args.arch}.py'
+    interval = args.iters // args.evals
+    return '\n'.join([
+        f"_base_ = ['{base}']",
+        METHODS[method][0],
+        f'total_iters = {args.iters}',
         f'evaluation = dict(interval={interval}, metrics=dict('
         f'num_images={args.num_images}))',
-        f'checkpoint_config = dict(interval={iters})',
-    ]
-    path = run_dir(args, arch, method, seed) / 'config.py'
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text('\n'.join(lines) + '\n')
-    return path, iters
+        # a checkpoint at every evaluation: an interrupted run loses at
+        # most one interval
+        f'checkpoint_config = dict(interval={interval})',
+    ]) + '\n'
 
 
-def evaluations(work_dir):
-    """``[(iteration, {metric: value})]`` from a run's JSON log."""
-    logs = sorted(Path(work_dir).glob('*.log.json'))
-    found = []
-    for line in logs[-1].read_text().splitlines() if logs else []:
-        record = json.loads(line)
-        if all(m in record for m in METRICS):
-            found.append((record['iter'], {m: record[m] for m in METRICS}))
-    return found
+def make_run(args, method, seed):
+    path = Path(args.work_dir) / args.arch / method / f'seed{seed}'
+    train_dir = path / 'train'
+
+    def finished(run):
+        done = evaluations(train_dir)
+        return bool(done) and done[-1][0] == args.iters
+
+    train = Step(
+        'train',
+        lambda run: tool('train.py', run.config, '--work-dir', train_dir,
+                         '--seed', seed, '--auto-resume'), finished)
+    return Run(f'{args.arch}/{method}/seed{seed}', path, [train],
+               config_text(args, method))
 
 
-def train(args, arch, method, seed):
-    work = run_dir(args, arch, method, seed)
-    config, iters = write_config(args, arch, method, seed)
-    done = evaluations(work)
-    if done and done[-1][0] == iters:
-        print(f'{work.name}: reusing finished run', flush=True)
-        return done
-    start = time.time()
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools' / 'train.py'), str(config),
-         '--work-dir', str(work), '--seed', str(seed)],
-        capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f'{work.name} failed:\n{result.stderr[-3000:]}')
-    done = evaluations(work)
-    if not done or done[-1][0] != iters:
-        raise RuntimeError(f'{work.name}: no evaluation at iteration {iters} '
-                           f'in its log')
-    final = done[-1][1]
-    print(f'{work.name}: {time.time() - start:.0f}s, modes '
-          f"{final['modes']}, KL {final['kl']:.3f}, FD {final['fd']:.2f}",
-          flush=True)
-    return done
+def summarise(args, runs):
+    """Per method: final values per seed, mean +- std, and the paired
+    comparison with the base model."""
+    results = {}
+    for method in args.methods:
+        finals = [evaluations(runs[method, s].path / 'train')[-1][1]
+                  for s in args.seeds]
+        entry = dict(description=METHODS[method][1], seeds=args.seeds,
+                     seconds=[runs[method, s].timing().get('train')
+                              for s in args.seeds])
+        for metric, (_, higher, _) in METRICS.items():
+            values = [f[metric] for f in finals]
+            entry[metric] = dict(values=values,
+                                 mean_std=list(mean_std(values)))
+            if method != 'base':
+                base = results['base'][metric]['values']
+                entry[metric]['vs_base'] = paired(values, base, higher)
+        results[method] = entry
+    return results
 
 
-def summarise(runs):
-    """Mean and std over seeds of the final evaluation of each setting."""
-    table = {}
-    for (arch, method), per_seed in runs.items():
-        finals = [evals[-1][1] for evals in per_seed]
-        table[(arch, method)] = {
-            m: (float(np.mean([f[m] for f in finals])),
-                float(np.std([f[m] for f in finals])))
-            for m in METRICS
-        }
-    return table
+def _number(value, decimals):
+    return f'{value:.{decimals}f}'
 
 
-def markdown(table, args):
+def markdown(args, results):
+    arch, _, _, claim = STUDIES[args.study]
     lines = [
-        f"stacked digits, {args.iters} iterations, {len(args.seeds)} seed(s) "
-        f"({' '.join(map(str, args.seeds))}), {args.num_images} generated "
-        'images, final evaluation; mean +- std over seeds', '',
-        '| arch | method | modes (of 1000) | KL to uniform | classifier FD |',
-        '|---|---|---|---|---|'
+        f'{args.study} study ({claim}); stacked digits, {arch}, '
+        f'{args.iters} iterations on {args.device}, seeds '
+        f"{' '.join(map(str, args.seeds))}, {args.num_images} generated "
+        'images, final evaluation.', '',
+        '| method | ' + ' | '.join(label for label, _, _ in METRICS.values())
+        + ' |', '|---|' + '---|' * len(METRICS)
     ]
-    for (arch, method), stats in table.items():
-        cells = [f'{stats[m][0]:.1f} +- {stats[m][1]:.1f}'
-                 if m == 'modes' else
-                 f'{stats[m][0]:.3f} +- {stats[m][1]:.3f}' if m == 'kl' else
-                 f'{stats[m][0]:.2f} +- {stats[m][1]:.2f}' for m in METRICS]
-        lines.append(f'| {arch} | {method} | ' + ' | '.join(cells) + ' |')
+    for method, entry in results.items():
+        cells = []
+        for metric, (_, _, decimals) in METRICS.items():
+            mean, std = entry[metric]['mean_std']
+            cells.append(f'{_number(mean, decimals)} +- '
+                         f'{_number(std, decimals)}')
+        lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
+    lines += [
+        '', 'Paired with the base model on the same seeds: mean difference '
+        '(method - base) [95% interval], seeds where the method is better, '
+        'exact sign test p.', '',
+        '| method | ' + ' | '.join(label for label, _, _ in METRICS.values())
+        + ' |', '|---|' + '---|' * len(METRICS)
+    ]
+    verdicts = []
+    for method, entry in results.items():
+        if method == 'base':
+            continue
+        cells = []
+        for metric, (label, _, decimals) in METRICS.items():
+            c = entry[metric]['vs_base']
+            interval = '' if c['low'] is None else \
+                f" [{_number(c['low'], decimals)}, " \
+                f"{_number(c['high'], decimals)}]"
+            cells.append(f"{c['mean']:+.{decimals}f}{interval}, "
+                         f"{c['wins']}/{c['n']}, p {c['sign_p']:.2f}")
+            verdicts.append(f"{method} vs base, {label}: {c['verdict']}")
+        lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
+    minutes = sum(s for e in results.values() for s in e['seconds']
+                  if s is not None) / 60
+    lines += ['', *verdicts, '',
+              f'training time, all runs: {minutes:.0f} minutes ({args.jobs} '
+              f'side by side on {args.device})']
     return '\n'.join(lines)
 
 
-def plot(runs, path):
+def _figure(columns):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), dpi=110)
-    for (arch, method), per_seed in runs.items():
-        its = [it for it, _ in per_seed[0]]
+    return plt, plt.subplots(1, columns, figsize=(4.4 * columns, 3.6),
+                             dpi=110)
+
+
+def plot_curves(args, runs, path):
+    plt, (fig, axes) = _figure(len(METRICS))
+    for method in args.methods:
+        curves = [evaluations(runs[method, s].path / 'train')
+                  for s in args.seeds]
+        its = [it for it, _ in curves[0]]
         for ax, metric in zip(axes, METRICS):
-            values = np.array([[v[metric] for _, v in evals]
-                               for evals in per_seed])
-            mean = values.mean(0)
-            line, = ax.plot(its, mean, marker='o', label=f'{arch} {method}')
-            if len(per_seed) > 1:
-                ax.fill_between(its, values.min(0), values.max(0), alpha=0.15,
-                                color=line.get_color())
-    for ax, title in zip(axes, ('modes covered (of 1000)',
-                                'KL to uniform (lower is better)',
-                                'classifier FD (lower is better)')):
-        ax.set_title(title)
+            values = np.array([[v[metric] for _, v in c] for c in curves])
+            line, = ax.plot(its, values.mean(0), marker='o', label=method)
+            if len(curves) > 1:
+                ax.fill_between(its, values.min(0), values.max(0),
+                                alpha=0.15, color=line.get_color())
+    for ax, (label, higher, _) in zip(axes, METRICS.values()):
+        ax.set_title(label + ('' if higher else ' (lower is better)'))
         ax.set_xlabel('iteration')
         ax.grid(alpha=0.3)
     # the first evaluations' FD dwarfs the later differences
@@ -195,32 +298,57 @@ def plot(runs, path):
     plt.close(fig)
 
 
+def plot_eps(results, path):
+    """AS-GAN's Fig. 3: final metrics against eps, the base model as a band
+    and the Gaussian direction as a separate point (mean +- std)."""
+    plt, (fig, axes) = _figure(len(METRICS))
+    grid = [m for m in EPS_OF if m in results]
+    for ax, (metric, (label, higher, _)) in zip(axes, METRICS.items()):
+        means, stds = zip(*[results[m][metric]['mean_std'] for m in grid])
+        ax.errorbar([EPS_OF[m] for m in grid], means, yerr=stds, marker='o',
+                    capsize=3, label='ASGAN')
+        mean, std = results['base'][metric]['mean_std']
+        ax.axhline(mean, color='gray', label='base')
+        ax.axhspan(mean - std, mean + std, color='gray', alpha=0.15)
+        if 'asgan_gaussian' in results:
+            g_mean, g_std = results['asgan_gaussian'][metric]['mean_std']
+            ax.errorbar([1.0], [g_mean], yerr=[g_std], marker='s',
+                        color='tab:red', capsize=3,
+                        label='Gaussian direction')
+        ax.set_title(label + ('' if higher else ' (lower is better)'))
+        ax.set_xlabel('eps (gray levels)')
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 @one_line_errors
 def main(argv=None):
     args = parse_args(argv)
-    runs = {}
-    arch = args.arch
-    for method in args.methods or ARCH_METHODS[arch]:
-        if method not in ARCH_METHODS[arch]:
-            raise UserInputError(
-                f'method {method} is not benchmarked on {arch}; choose from '
-                f'{ARCH_METHODS[arch]}')
-        runs[(arch, method)] = [
-            train(args, arch, method, seed) for seed in args.seeds
-        ]
-    table = summarise(runs)
-    text = markdown(table, args)
+    runs = {(m, s): make_run(args, m, s)
+            for m in args.methods for s in args.seeds}
+    run_all(list(runs.values()), jobs=args.jobs, device=args.device,
+            log=lambda line: print(line, flush=True))
+    results = summarise(args, runs)
+    text = markdown(args, results)
     out = Path(args.work_dir)
-    (out / 'results.md').write_text(text + '\n')
-    (out / 'results.json').write_text(json.dumps(
-        dict(args=vars(args),
-             results={f'{a} {m}': s for (a, m), s in table.items()},
-             curves={f'{a} {m}': r for (a, m), r in runs.items()}),
-        indent=2))
-    plot(runs, out / 'metrics.png')
+    stem = f'results_{args.study}'
+    (out / f'{stem}.md').write_text(text + '\n')
+    (out / f'{stem}.json').write_text(json.dumps(
+        dict(settings={k: v for k, v in vars(args).items()},
+             results=results,
+             curves={m: [evaluations(runs[m, s].path / 'train')
+                         for s in args.seeds] for m in args.methods}),
+        indent=1))
+    figure = 'eps.png' if args.study == 'eps' else f'metrics_{args.study}.png'
+    if args.study == 'eps':
+        plot_eps(results, out / figure)
+    else:
+        plot_curves(args, runs, out / figure)
     print(text)
-    print(f'written: {osp.join(args.work_dir, "results.md")}, results.json, '
-          'metrics.png')
+    print(f'written: {out / stem}.md, .json, {out / figure}')
 
 
 if __name__ == '__main__':
