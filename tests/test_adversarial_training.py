@@ -224,11 +224,12 @@ REAL_D = [3.0, 1.5, 0.5, -2.0]
 FAKE_D = [-3.0, -1.5, -0.5, 2.0]
 
 
-def attacked_moves(adv_cfg, gan_type, eps=2.0):
-    """Train one iteration with a frozen linear D on reals/fakes of known
-    scores; return, per side, each sample's move along D's gradient: +1
-    (D up, toward "real"), -1 (toward "fake") or 0 (not moved)."""
-    model = build(dcgan(dict(adv_cfg, eps=eps), gan_type=gan_type,
+def linear_d_inputs(adv_cfg, gan_type):
+    """One iteration with a frozen linear D on reals/fakes of known scores;
+    returns the model, D, the reals, the fakes, every input D saw (in
+    order: clean fakes, clean reals, attacked reals (, attacked fakes)) and
+    the step's output."""
+    model = build(dcgan(adv_cfg, gan_type=gan_type,
                         train_cfg=dict(disc_steps=100)))
     disc = LinearDisc()
     reals, fakes = disc.images(REAL_D), disc.images(FAKE_D)
@@ -240,9 +241,17 @@ def attacked_moves(adv_cfg, gan_type, eps=2.0):
         lambda module, args, out: seen.append(args[0].detach().clone()))
     frozen = {k: torch.optim.SGD(getattr(model, k).parameters(), lr=0.0)
               for k in ('generator', 'discriminator')}
-    model.train_step(dict(real_img=reals), frozen,
-                     running_status=dict(iteration=0))
-    # forwards: clean fakes, clean reals, then the attacked reals (, fakes)
+    out = model.train_step(dict(real_img=reals), frozen,
+                           running_status=dict(iteration=0))
+    return model, disc, reals, fakes, seen, out
+
+
+def attacked_moves(adv_cfg, gan_type, eps=2.0):
+    """Per side, each sample's move along the linear D's gradient (see
+    ``linear_d_inputs``): +1 (D up, toward "real"), -1 (toward "fake") or 0
+    (not moved)."""
+    model, disc, reals, fakes, seen, _ = linear_d_inputs(
+        dict(adv_cfg, eps=eps), gan_type)
     moves = {}
     for side, clean, adv in (('real', reals, seen[2]),
                              ('fake', fakes, seen[3] if len(seen) > 3 else
@@ -358,21 +367,9 @@ def test_dat_literal_form_has_the_dead_zone_under_hinge():
 def test_dat_gradient_step_is_eq_10():
     """step='gradient': x - eps * grad_x sum_i |D(x_i) - t| (2/255 per gray
     level), the raw gradient of Eq. 10, not its sign."""
-    model = build(dcgan(dict(type='DAT', step='gradient', eps=3.0,
-                             score='output'), gan_type='wgan',
-                        train_cfg=dict(disc_steps=100)))
+    cfg = dict(type='DAT', step='gradient', eps=3.0, score='output')
+    model, disc, reals, _, seen, _ = linear_d_inputs(cfg, 'wgan')
     assert model.adv.gradient_source == 'separate'  # needs the size
-    disc = LinearDisc()
-    reals, fakes = disc.images(REAL_D), disc.images(FAKE_D)
-    model.discriminator, model.generator = disc, FixedGenerator(fakes)
-    model.adv.bind(model)
-    seen = []
-    disc.register_forward_hook(
-        lambda module, args, out: seen.append(args[0].detach().clone()))
-    frozen = {k: torch.optim.SGD(getattr(model, k).parameters(), lr=0.0)
-              for k in ('generator', 'discriminator')}
-    model.train_step(dict(real_img=reals), frozen,
-                     running_status=dict(iteration=0))
     side = torch.tensor(toward_mean(REAL_D, -0.75)).view(-1, 1, 1, 1)
     expected = reals + attacks.gray_levels(3.0) * side * disc.weight.detach()
     assert torch.allclose(seen[2], expected, atol=1e-7)
@@ -381,19 +378,8 @@ def test_dat_gradient_step_is_eq_10():
 def test_dat_reference_step_is_the_clamped_raw_gradient():
     """The official code: x - clamp(grad_x |mean D(x) - t|, -eps, eps):
     every real moves by w / N (toward the fakes), under the clamp."""
-    model = build(dcgan(dict(type='DAT', variant='reference', eps=0.2),
-                        gan_type='hinge', train_cfg=dict(disc_steps=100)))
-    disc = LinearDisc()
-    reals, fakes = disc.images(REAL_D), disc.images(FAKE_D)
-    model.discriminator, model.generator = disc, FixedGenerator(fakes)
-    model.adv.bind(model)
-    seen = []
-    disc.register_forward_hook(
-        lambda module, args, out: seen.append(args[0].detach().clone()))
-    frozen = {k: torch.optim.SGD(getattr(model, k).parameters(), lr=0.0)
-              for k in ('generator', 'discriminator')}
-    log = model.train_step(dict(real_img=reals), frozen,
-                           running_status=dict(iteration=0))
+    _, disc, reals, fakes, seen, log = linear_d_inputs(
+        dict(type='DAT', variant='reference', eps=0.2), 'hinge')
     step = (-disc.weight.detach() / 4).clamp(-attacks.gray_levels(0.2),
                                              attacks.gray_levels(0.2))
     assert torch.allclose(seen[2], reals + step, atol=1e-7)
