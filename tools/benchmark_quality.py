@@ -261,8 +261,8 @@ def markdown(args, results):
     minutes = sum(s for e in results.values() for s in e['seconds']
                   if s is not None) / 60
     lines += ['', *verdicts, '',
-              f'training time, all runs: {minutes:.0f} minutes ({args.jobs} '
-              f'side by side on {args.device})']
+              f'training time summed over the runs: {minutes:.0f} minutes '
+              f'on {args.device} (runs side by side each take longer)']
     return '\n'.join(lines)
 
 
