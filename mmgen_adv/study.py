@@ -73,6 +73,24 @@ class Run:
         self.config.write_text(self.config_text)
 
 
+def add_study_arguments(parser, work_dir):
+    """The options every study tool has: the device, how many runs side by
+    side, where the runs go."""
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument(
+        '--jobs', type=int, default=1, help='runs trained side by side')
+    parser.add_argument('--work-dir', default=work_dir)
+
+
+def check_study_arguments(args):
+    """Refuse what ``add_study_arguments`` and a ``--seeds`` option cannot
+    mean."""
+    if args.jobs < 1:
+        raise UserInputError(f'--jobs must be >= 1, got {args.jobs}')
+    if len(set(args.seeds)) != len(args.seeds):
+        raise UserInputError(f'--seeds repeats a seed: {args.seeds}')
+
+
 def tool(script, *args):
     """The command line of ``tools/<script>`` with this interpreter."""
     return [sys.executable, str(ROOT / 'tools' / script), *map(str, args)]

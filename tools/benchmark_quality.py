@@ -41,7 +41,8 @@ import numpy as np
 from mmgen_adv.cli import one_line_errors
 from mmgen_adv.errors import UserInputError
 from mmgen_adv.statistics import mean_std, paired
-from mmgen_adv.study import ROOT, Run, Step, run_all, tool
+from mmgen_adv.study import (ROOT, Run, Step, add_study_arguments,
+                             check_study_arguments, run_all, tool)
 
 
 def asgan(**options):
@@ -103,7 +104,6 @@ def parse_args(argv=None):
     parser.add_argument(
         '--seeds', nargs='+', type=int,
         help='default: 0-4 for dcgan, 0-2 for sngan and eps')
-    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument(
         '--iters', type=int,
         help='runner iterations (default: 1500 on cpu, 20000 on cuda)')
@@ -113,9 +113,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--num-images', type=int, default=10000,
         help='generated images per evaluation')
-    parser.add_argument(
-        '--jobs', type=int, default=1, help='runs trained side by side')
-    parser.add_argument('--work-dir', default='work_dirs/benchmark_quality')
+    add_study_arguments(parser, 'work_dirs/benchmark_quality')
     parser.add_argument(
         '--quick', action='store_true',
         help='the dcgan study with base and DAT, seeds 0 and 1, 40 '
@@ -139,16 +137,13 @@ def parse_args(argv=None):
     if 'base' not in args.methods:
         raise UserInputError('--methods must include base: every method is '
                              'compared with it')
-    if len(set(args.seeds)) != len(args.seeds):
-        raise UserInputError(f'--seeds repeats a seed: {args.seeds}')
+    check_study_arguments(args)
     if args.evals < 1 or args.iters % args.evals:
         # the last evaluation must fall on the last iteration: it is the
         # result, and how a finished run is recognised
         raise UserInputError(
             f'--evals must be >= 1 and divide --iters; got --iters '
             f'{args.iters}, --evals {args.evals}')
-    if args.jobs < 1:
-        raise UserInputError(f'--jobs must be >= 1, got {args.jobs}')
     return args
 
 

@@ -31,7 +31,8 @@ from pathlib import Path
 from mmgen_adv.cli import one_line_errors
 from mmgen_adv.errors import UserInputError
 from mmgen_adv.statistics import mean_std, paired
-from mmgen_adv.study import ROOT, Run, Step, run_all, tool
+from mmgen_adv.study import (ROOT, Run, Step, add_study_arguments,
+                             check_study_arguments, run_all, tool)
 
 CONFIG = ROOT / 'configs' / 'robgan' / 'robgan_digits.py'
 # the official eps grid (gray levels) plus 8
@@ -54,10 +55,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--num-images', type=int,
         help='evaluate the first N held-out images (default: all)')
-    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
-    parser.add_argument(
-        '--jobs', type=int, default=1, help='seeds trained side by side')
-    parser.add_argument('--work-dir', default='work_dirs/benchmark_robust')
+    add_study_arguments(parser, 'work_dirs/benchmark_robust')
     parser.add_argument(
         '--quick', action='store_true',
         help='seeds 0 and 1, 4 GAN iterations, 2 fine-tuning steps, eps '
@@ -66,12 +64,11 @@ def parse_args(argv=None):
     if args.quick:
         args.seeds, args.gan_iters, args.finetune_iters = [0, 1], 4, 2
         args.eps_grid, args.num_images = [0, 4], 50
-    for name in ('gan_iters', 'finetune_iters', 'jobs'):
+    check_study_arguments(args)
+    for name in ('gan_iters', 'finetune_iters'):
         if getattr(args, name) < 1:
             raise UserInputError(f'--{name.replace("_", "-")} must be >= 1, '
                                  f'got {getattr(args, name)}')
-    if len(set(args.seeds)) != len(args.seeds):
-        raise UserInputError(f'--seeds repeats a seed: {args.seeds}')
     if not 0 <= args.eps <= 64 or any(not 0 <= e <= 64
                                       for e in args.eps_grid):
         raise UserInputError('--eps and --eps-grid must be in [0, 64] gray '
