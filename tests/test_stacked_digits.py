@@ -211,6 +211,7 @@ def test_eps_study_plots_the_curve(tmp_path):
      'compared with it'),
     (['--seeds', 1, 1], '--seeds repeats a seed: [1, 1]'),
     (['--jobs', 0], '--jobs must be >= 1, got 0'),
+    (['--iters', 0], '--iters must be >= 1, got 0'),
 ])
 def test_benchmark_refuses_bad_settings(tmp_path, args, message):
     result = run_tool('benchmark_quality.py', *args, '--work-dir', tmp_path,

@@ -138,6 +138,8 @@ def parse_args(argv=None):
         raise UserInputError('--methods must include base: every method is '
                              'compared with it')
     check_study_arguments(args)
+    if args.iters < 1:
+        raise UserInputError(f'--iters must be >= 1, got {args.iters}')
     if args.evals < 1 or args.iters % args.evals:
         # the last evaluation must fall on the last iteration: it is the
         # result, and how a finished run is recognised
@@ -332,7 +334,7 @@ def main(argv=None):
     stem = f'results_{args.study}'
     (out / f'{stem}.md').write_text(text + '\n')
     (out / f'{stem}.json').write_text(json.dumps(
-        dict(settings={k: v for k, v in vars(args).items()},
+        dict(settings=vars(args),
              results=results,
              curves={m: [evaluations(runs[m, s].path / 'train')
                          for s in args.seeds] for m in args.methods}),
