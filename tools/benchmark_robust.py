@@ -30,13 +30,13 @@ from pathlib import Path
 
 from mmgen_adv.cli import one_line_errors
 from mmgen_adv.errors import UserInputError
+from mmgen_adv.robust import OFFICIAL_EPS_GRID, plot_accuracy
 from mmgen_adv.statistics import mean_std, paired
 from mmgen_adv.study import (ROOT, Run, Step, add_study_arguments,
                              check_study_arguments, run_all, tool)
 
 CONFIG = ROOT / 'configs' / 'robgan' / 'robgan_digits.py'
-# the official eps grid (gray levels) plus 8
-EPS_GRID = [0, 0.51, 1.275, 2.04, 2.55, 3.06, 3.825, 5.1, 8]
+EPS_GRID = [*OFFICIAL_EPS_GRID, 8]  # the official grid plus 8 gray levels
 MODELS = ('robgan', 'madry_updates', 'madry_time', 'robgan_before_finetune')
 BASELINES = ('madry_updates', 'madry_time')
 
@@ -196,24 +196,6 @@ def markdown(args, results):
     return '\n'.join(lines)
 
 
-def plot(args, results, path):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=110)
-    for model in MODELS:
-        means, stds = zip(*results['models'][model]['mean_std'])
-        ax.errorbar(args.eps_grid, means, yerr=stds, marker='o', capsize=3,
-                    label=model)
-    ax.set_xlabel('PGD-20 eps (gray levels)')
-    ax.set_ylabel('accuracy, held-out digits')
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 @one_line_errors
 def main(argv=None):
     args = parse_args(argv)
@@ -226,7 +208,11 @@ def main(argv=None):
     (out / 'results_robust.md').write_text(text + '\n')
     (out / 'results_robust.json').write_text(json.dumps(
         dict(settings=vars(args), results=results), indent=1))
-    plot(args, results, out / 'robust.png')
+    models = results['models']
+    plot_accuracy({m: [mean for mean, _ in models[m]['mean_std']]
+                   for m in MODELS}, args.eps_grid, out / 'robust.png',
+                  {m: [std for _, std in models[m]['mean_std']]
+                   for m in MODELS})
     print(text)
     print(f"written: {out / 'results_robust.md'}, .json, "
           f"{out / 'robust.png'}")

@@ -28,7 +28,7 @@ from mmgen_adv.config import load_config
 from mmgen_adv.data_checks import check_dataset_paths
 from mmgen_adv.errors import UserInputError
 from mmgen_adv.robust import (OFFICIAL_EPS_GRID, accuracy_under_attack,
-                              labelled_batches)
+                              labelled_batches, plot_accuracy)
 
 
 def parse_args(argv=None):
@@ -72,24 +72,6 @@ def named_checkpoints(items):
                 f"--checkpoint takes NAME=PATH, got '{item}'")
         named[name] = path
     return named
-
-
-def plot(results, eps_grid, path):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5, 3.5), dpi=120)
-    for name, accuracy in results.items():
-        ax.plot(eps_grid, [accuracy[e] for e in eps_grid], marker='o',
-                label=name)
-    ax.set_xlabel('PGD budget eps (8-bit gray levels)')
-    ax.set_ylabel('accuracy under attack')
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 @one_line_errors
@@ -169,7 +151,9 @@ def main(argv=None):
                           for n, r in results.items()}),
             f,
             indent=2)
-    plot(results, args.eps_grid, stem + '.png')
+    plot_accuracy({n: [r[e] for e in args.eps_grid]
+                   for n, r in results.items()}, args.eps_grid,
+                  stem + '.png')
     print(f'written: {stem}.csv, .json, .png')
 
 
