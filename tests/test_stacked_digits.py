@@ -1,7 +1,10 @@
 """Stacked digits: the dataset, the classifier metrics, the benchmark."""
+import importlib.util
 import json
 import math
 import shutil
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -155,6 +158,51 @@ def test_benchmark_quick_runs_end_to_end(tmp_path):
     again = run_tool('benchmark_quality.py', '--quick', '--work-dir',
                      tmp_path)
     assert again.stdout.count('reusing finished run') == 4
+
+
+def test_ssgan_dat_is_also_paired_with_ssgan(monkeypatch):
+    """The DAT paper's claim for SSGAN + DAT is over SSGAN: the study pairs
+    it with SSGAN as well as with the base model, seed by seed, whatever
+    order the methods were given in."""
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_quality', ROOT / 'tools/benchmark_quality.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    fd = {'base': [30.0, 32.0, 31.0], 'ssgan': [28.0, 29.0, 30.0],
+          'ssgan_dat': [27.0, 30.0, 26.0], 'dat': [29.0, 31.0, 30.5]}
+
+    class FinishedRun:
+        def __init__(self, method, seed):
+            self.path = Path(method) / str(seed)
+
+        def timing(self):
+            return {'train': 60.0}
+
+    def evaluations(train_dir):
+        method, seed = train_dir.parts[:2]
+        value = fd[method][int(seed)]
+        return [(4, dict(modes=900 - value, kl=value / 100, fd=value))]
+
+    monkeypatch.setattr(tool, 'evaluations', evaluations)
+    args = SimpleNamespace(methods=['ssgan_dat', 'dat', 'ssgan', 'base'],
+                           seeds=[0, 1, 2], study='sngan', iters=4,
+                           num_images=10, device='cpu')
+    runs = {(m, s): FinishedRun(m, s) for m in fd for s in args.seeds}
+    results = tool.summarise(args, runs)
+    assert list(results) == args.methods
+    ssgan_dat = results['ssgan_dat']['fd']
+    assert ssgan_dat['vs_ssgan']['diffs'] == [-1.0, 1.0, -4.0]
+    assert ssgan_dat['vs_ssgan']['wins'] == 2  # lower FD is better
+    assert ssgan_dat['vs_base']['diffs'] == [-3.0, -2.0, -5.0]
+    assert 'vs_ssgan' not in results['dat']['fd']
+    assert 'vs_base' not in results['base']['fd']
+    text = tool.markdown(args, results)
+    assert '| ssgan_dat - ssgan | ' in text and '| dat - base | ' in text
+    assert 'ssgan_dat vs ssgan, classifier FD: ' in text
+    # without SSGAN in the study, SSGAN + DAT is paired with the base only
+    args.methods = ['base', 'ssgan_dat']
+    results = tool.summarise(args, runs)
+    assert 'vs_ssgan' not in results['ssgan_dat']['fd']
 
 
 def test_benchmark_continues_an_interrupted_run(tmp_path):

@@ -28,8 +28,8 @@ ASGAN runs); a finished run is reused and an interrupted one continues from
 its newest checkpoint, so a study can be run over several sittings. ``--jobs
 N`` trains N runs side by side (CPU: the cores are shared out; CUDA: one GPU
 shared). The final evaluation of every run is compared with the base
-model's on the same seed (paired: mean difference, 95% t-interval, exact
-sign test). Writes ``results_<study>.md`` / ``.json`` and
+model's on the same seed, and SSGAN + DAT's also with SSGAN's (paired: mean
+difference, 95% t-interval, exact sign test). Writes ``results_<study>.md`` / ``.json`` and
 ``metrics_<study>.png`` (``eps.png`` for the eps study) to the work dir.
 """
 import argparse
@@ -71,6 +71,9 @@ METHODS = {
     'asgan_gaussian': (asgan(direction='gaussian'),
                        'ASGAN, random sign direction, eps 1'),
 }
+# besides the base model, a method is paired with the model it adds to
+# (the DAT paper's claim for SSGAN + DAT is over SSGAN)
+ALSO_PAIRED_WITH = {'ssgan_dat': 'ssgan'}
 EPS_OF = {'asgan_eps0': 0.0, 'asgan_eps0.5': 0.5, 'asgan': 1.0,
           'asgan_eps2': 2.0, 'asgan_eps4': 4.0}
 # study: (arch, methods, default seeds, the claim it tests)
@@ -192,11 +195,22 @@ def make_run(args, method, seed):
                config_text(args, method))
 
 
+def references(args, method):
+    """The models a method is paired with, of those in the study."""
+    if method == 'base':
+        return []
+    return ['base', *[m for m in [ALSO_PAIRED_WITH.get(method)]
+                      if m in args.methods]]
+
+
 def summarise(args, runs):
     """Per method: final values per seed, mean +- std, and the paired
-    comparison with the base model."""
+    comparison with the base model (``vs_base``) and, where it adds to
+    another model of the study, with that one (``vs_<model>``)."""
     results = {}
-    for method in args.methods:
+    # references are summarised before the methods paired with them
+    for method in sorted(args.methods, key=lambda m: (
+            m != 'base', m in ALSO_PAIRED_WITH)):
         finals = [evaluations(runs[method, s].path / 'train')[-1][1]
                   for s in args.seeds]
         entry = dict(description=METHODS[method][1], seeds=args.seeds,
@@ -206,11 +220,11 @@ def summarise(args, runs):
             values = [f[metric] for f in finals]
             entry[metric] = dict(values=values,
                                  mean_std=list(mean_std(values)))
-            if method != 'base':
-                base = results['base'][metric]['values']
-                entry[metric]['vs_base'] = paired(values, base, higher)
+            for reference in references(args, method):
+                entry[metric][f'vs_{reference}'] = paired(
+                    values, results[reference][metric]['values'], higher)
         results[method] = entry
-    return results
+    return {m: results[m] for m in args.methods}
 
 
 def _number(value, decimals):
@@ -235,26 +249,28 @@ def markdown(args, results):
                          f'{_number(std, decimals)}')
         lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
     lines += [
-        '', 'Paired with the base model on the same seeds: mean difference '
-        '(method - base) [95% interval], seeds where the method is better, '
-        'exact sign test p.', '',
-        '| method | ' + ' | '.join(label for label, _, _ in METRICS.values())
-        + ' |', '|---|' + '---|' * len(METRICS)
+        '', 'Paired on the same seeds: mean difference (method - '
+        'reference) [95% interval], seeds where the method is better, exact '
+        'sign test p.', '',
+        '| method - reference | ' +
+        ' | '.join(label for label, _, _ in METRICS.values()) + ' |',
+        '|---|' + '---|' * len(METRICS)
     ]
     verdicts = []
     for method, entry in results.items():
-        if method == 'base':
-            continue
-        cells = []
-        for metric, (label, _, decimals) in METRICS.items():
-            c = entry[metric]['vs_base']
-            interval = '' if c['low'] is None else \
-                f" [{_number(c['low'], decimals)}, " \
-                f"{_number(c['high'], decimals)}]"
-            cells.append(f"{c['mean']:+.{decimals}f}{interval}, "
-                         f"{c['wins']}/{c['n']}, p {c['sign_p']:.2f}")
-            verdicts.append(f"{method} vs base, {label}: {c['verdict']}")
-        lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
+        for reference in references(args, method):
+            cells = []
+            for metric, (label, _, decimals) in METRICS.items():
+                c = entry[metric][f'vs_{reference}']
+                interval = '' if c['low'] is None else \
+                    f" [{_number(c['low'], decimals)}, " \
+                    f"{_number(c['high'], decimals)}]"
+                cells.append(f"{c['mean']:+.{decimals}f}{interval}, "
+                             f"{c['wins']}/{c['n']}, p {c['sign_p']:.2f}")
+                verdicts.append(
+                    f"{method} vs {reference}, {label}: {c['verdict']}")
+            lines.append(f'| {method} - {reference} | ' + ' | '.join(cells)
+                         + ' |')
     minutes = sum(s for e in results.values() for s in e['seconds']
                   if s is not None) / 60
     lines += ['', *verdicts, '',
