@@ -89,6 +89,13 @@ def check_study_arguments(args):
         raise UserInputError(f'--jobs must be >= 1, got {args.jobs}')
     if len(set(args.seeds)) != len(args.seeds):
         raise UserInputError(f'--seeds repeats a seed: {args.seeds}')
+    if args.device == 'cuda':
+        import torch
+        # otherwise every run would train, silently, on the CPU
+        if not torch.cuda.is_available():
+            raise UserInputError(
+                '--device cuda: no GPU is visible here '
+                '(torch.cuda.is_available() is False); use --device cpu')
 
 
 def tool(script, *args):

@@ -206,6 +206,22 @@ def test_benchmark_robust_quick_compares_over_seeds(tmp_path):
                      for m in ('robgan', 'madry_updates'))
     assert diffs == pytest.approx([r - m for r, m in zip(robgan, madry)])
     assert (tmp_path / 'robust.png').stat().st_size > 5000
+    # a CPU study (CUDA hidden from its jobs) trains on the CPU
+    assert 'training on cpu' in (tmp_path / 'seed0' /
+                                 'madry_updates.out').read_text()
     again = run_tool('benchmark_robust.py', '--quick', '--work-dir',
                      tmp_path)
     assert again.stdout.count('reusing finished run') == 2
+
+
+@pytest.mark.cuda
+def test_benchmark_robust_quick_on_the_gpu(tmp_path):
+    run_tool('benchmark_robust.py', '--quick', '--device', 'cuda', '--jobs',
+             2, '--work-dir', tmp_path, device='cuda')
+    for seed in (0, 1):
+        out = (tmp_path / f'seed{seed}' / 'gan.out').read_text()
+        assert 'CUDA available: True' in out
+        for step in ('finetune', 'madry_updates', 'madry_time'):
+            out = (tmp_path / f'seed{seed}' / f'{step}.out').read_text()
+            assert 'training on cuda' in out, step
+    assert (tmp_path / 'results_robust.json').is_file()

@@ -205,6 +205,21 @@ def test_ssgan_dat_is_also_paired_with_ssgan(monkeypatch):
     assert 'vs_ssgan' not in results['ssgan_dat']['fd']
 
 
+@pytest.mark.cuda
+def test_benchmark_trains_its_runs_on_the_gpu(tmp_path):
+    """--device cuda: two runs side by side on the GPU, CPU-sized."""
+    run_tool('benchmark_quality.py', '--device', 'cuda', '--methods', 'base',
+             'dat', '--seeds', 0, '--iters', 4, '--evals', 2,
+             '--num-images', 200, '--jobs', 2, '--work-dir', tmp_path,
+             device='cuda')
+    for method in ('base', 'dat'):
+        out = (tmp_path / 'dcgan' / method / 'seed0' / 'train.out')
+        assert 'CUDA available: True' in out.read_text()
+    data = json.loads((tmp_path / 'results_dcgan.json').read_text())
+    assert data['settings']['device'] == 'cuda'
+    assert [it for it, _ in data['curves']['dat'][0]] == [2, 4]
+
+
 def test_benchmark_continues_an_interrupted_run(tmp_path):
     """A run stopped after its first evaluation continues from that
     checkpoint: the study finishes it without starting over, with the

@@ -1,10 +1,12 @@
 """The study runner: steps skipped when done, runs side by side, timing."""
 import sys
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 from mmgen_adv.errors import UserInputError
-from mmgen_adv.study import Run, Step, run_all
+from mmgen_adv.study import Run, Step, check_study_arguments, run_all
 
 
 def touch_step(name, seconds=0.0):
@@ -82,3 +84,16 @@ def test_a_failed_sitting_counts_in_the_time(tmp_path):
     assert first >= 0.3
     run_all([run], log=lambda _: None)
     assert run.timing()['s'] >= first + 0.3
+
+
+def test_device_cuda_without_a_gpu_is_refused(monkeypatch):
+    """Otherwise every run of a GPU study would train on the CPU, at the
+    GPU's 20k-iteration budget, without a word."""
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    args = SimpleNamespace(jobs=2, seeds=[0, 1], device='cuda')
+    with pytest.raises(UserInputError, match=r'^--device cuda: no GPU is '
+                       r'visible here \(torch.cuda.is_available\(\) is '
+                       r'False\); use --device cpu$'):
+        check_study_arguments(args)
+    args.device = 'cpu'
+    check_study_arguments(args)

@@ -180,7 +180,9 @@ def main(argv=None):
         keep_log_until(log_path, done)
     elif osp.exists(log_path):
         os.remove(log_path)  # --overwrite
-    model.to('cuda' if torch.cuda.is_available() else 'cpu')
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    model.to(device)
+    print(f'training on {device}', flush=True)
     generator = None if args.from_scratch else model.generator
     if generator is not None:
         generator.eval()
