@@ -29,8 +29,9 @@ its newest checkpoint, so a study can be run over several sittings. ``--jobs
 N`` trains N runs side by side (CPU: the cores are shared out; CUDA: one GPU
 shared). The final evaluation of every run is compared with the base
 model's on the same seed, and SSGAN + DAT's also with SSGAN's (paired: mean
-difference, 95% t-interval, exact sign test). Writes ``results_<study>.md`` / ``.json`` and
-``metrics_<study>.png`` (``eps.png`` for the eps study) to the work dir.
+difference, 95% t-interval, exact sign test). Writes
+``results_<study>.md`` / ``.json`` and ``metrics_<study>.png``
+(``eps.png`` for the eps study) to the work dir.
 """
 import argparse
 import json
