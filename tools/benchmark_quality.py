@@ -209,23 +209,24 @@ def summarise(args, runs):
     comparison with the base model (``vs_base``) and, where it adds to
     another model of the study, with that one (``vs_<model>``)."""
     results = {}
-    # references are summarised before the methods paired with them
-    for method in sorted(args.methods, key=lambda m: (
-            m != 'base', m in ALSO_PAIRED_WITH)):
+    for method in args.methods:
         finals = [evaluations(runs[method, s].path / 'train')[-1][1]
                   for s in args.seeds]
         entry = dict(description=METHODS[method][1], seeds=args.seeds,
                      seconds=[runs[method, s].timing().get('train')
                               for s in args.seeds])
-        for metric, (_, higher, _) in METRICS.items():
+        for metric in METRICS:
             values = [f[metric] for f in finals]
             entry[metric] = dict(values=values,
                                  mean_std=list(mean_std(values)))
+        results[method] = entry
+    for method, entry in results.items():
+        for metric, (_, higher, _) in METRICS.items():
             for reference in references(args, method):
                 entry[metric][f'vs_{reference}'] = paired(
-                    values, results[reference][metric]['values'], higher)
-        results[method] = entry
-    return {m: results[m] for m in args.methods}
+                    entry[metric]['values'],
+                    results[reference][metric]['values'], higher)
+    return results
 
 
 def _number(value, decimals):
