@@ -3,10 +3,12 @@ runner (quick mode: tiny networks, numbers meaningless, nothing timed is
 asserted)."""
 import importlib.util
 import json
+from types import SimpleNamespace
 
 import pytest
 
 from conftest import DEVICES, ROOT, run_tool
+from mmgen_adv.config import load_config
 
 spec = importlib.util.spec_from_file_location(
     'benchmark_overhead', ROOT / 'tools/benchmark_overhead.py')
@@ -78,6 +80,68 @@ def test_through_the_runner_quick(tmp_path, device):
     assert report['DAT']['target_x_base'] == 1.45
     assert '| DAT (`configs/dat/sngan_cifar10.py`) |' in result.stdout
     assert '<= 1.45 |' in result.stdout
+    for name in report:  # the runner's log has memory on CUDA only
+        assert (report[name]['peak_mib'] is not None) == (device == 'cuda')
+
+
+def test_fp16_runs_are_the_recipe_with_fp16_on_and_off(tmp_path):
+    """--fp16's configs: the toolbox's StyleGAN2 recipe per model, fp32 and
+    fp16; the fp32 ones train here, the fp16 ones need CUDA."""
+    args = SimpleNamespace(image_size=32, batch_size=2, warmup=0, iters=2)
+    runs = benchmark.fp16_runs(args)
+    assert list(runs) == [(model, precision)
+                          for model in ('base', 'ASGAN', 'DAT')
+                          for precision in ('fp32', 'fp16')]
+    configs = {}
+    for (model, precision), (base, override) in runs.items():
+        name = f'{model}_{precision}'
+        configs[model, precision] = benchmark.runner_config(
+            base, override, args, tmp_path, name)
+        cfg = load_config(configs[model, precision])
+        fp16 = precision == 'fp16'
+        assert ('fp16_loss_scaler' in cfg.get('runner', {})) == fp16
+        assert (cfg.model.generator.get('num_fp16_scales') == 4) == fp16
+        assert (cfg.model.discriminator.get('num_fp16_scales') == 4) == fp16
+        assert cfg.model.type == ('StaticUnconditionalGAN' if model == 'base'
+                                  else 'AdvUnconditionalGAN')
+        assert cfg.model.get('adv_cfg') == benchmark.FP16_MODELS[model]
+        assert cfg.model.generator.out_size == 32
+        assert cfg.model.discriminator.in_size == 32
+        assert cfg.data.train.type == 'QuickTestImageDataset'
+        assert cfg.data.samples_per_gpu == 2 and cfg.total_iters == 2
+    work_dir = tmp_path / 'dat_fp32'
+    run_tool('train.py', configs['DAT', 'fp32'], '--work-dir', work_dir,
+             '--no-validate')
+    times, memory = benchmark.read_log(work_dir)
+    assert len(times) == 2 and memory is None  # no CUDA, no memory logged
+    refused = run_tool('train.py', configs['DAT', 'fp16'], '--work-dir',
+                       tmp_path / 'dat_fp16', '--no-validate', check=False)
+    assert refused.returncode == 2
+    assert 'half-precision training needs CUDA' in refused.stderr
+    assert not (tmp_path / 'dat_fp16').exists()
+
+
+@pytest.mark.cuda
+def test_fp16_on_and_off_quick(tmp_path):
+    out = tmp_path / 'fp16.json'
+    result = run_tool('benchmark_overhead.py', '--fp16', '--quick',
+                      '--work-dir', tmp_path / 'runs', '--json', out,
+                      device='cuda')
+    report = json.loads(out.read_text())['results']
+    assert list(report) == [f'{model} {precision}'
+                            for model in ('base', 'ASGAN', 'DAT')
+                            for precision in ('fp32', 'fp16')]
+    for name, row in report.items():
+        assert len(row['times']) == benchmark.FP16_QUICK['iters']
+        assert row['fastest_cycle'] <= row['slowest_cycle']
+        assert row['peak_mib'] > 0
+        assert row['config'] == benchmark.FP16_BASES[row['precision']]
+        if row['precision'] == 'fp32':
+            assert row['x_fp32'] == 1
+        if row['model'] == 'base':
+            assert row['x_base'] == 1
+        assert (tmp_path / 'runs' / name.replace(' ', '_') / 'run0').is_dir()
+    assert '| DAT | fp16 |' in result.stdout
 
 
 def test_bad_runner_settings_are_refused():
@@ -86,3 +150,17 @@ def test_bad_runner_settings_are_refused():
     assert result.returncode == 2
     assert '--iters and --warmup must be multiples of disc_steps (5)' in \
         result.stderr
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--fp16', '--iters', 20, '--device', 'cpu'],
+     "--iters and --warmup must be multiples of R1's interval (16)"),
+    (['--fp16', '--device', 'cpu'],
+     "--fp16: the toolbox's fp16 runs on CUDA only, and --device is cpu"),
+    (['--fp16', '--runner'], 'give one of --runner and --fp16'),
+    (['--runner', '--image-size', 64], '--image-size applies to --fp16 only'),
+])
+def test_bad_fp16_settings_are_refused(args, message):
+    result = run_tool('benchmark_overhead.py', *args, check=False)
+    assert result.returncode == 2
+    assert message in result.stderr

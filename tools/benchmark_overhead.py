@@ -3,7 +3,8 @@
     python tools/benchmark_overhead.py [--batch-size 64] [--rounds 5]
     python tools/benchmark_overhead.py --runner [--iters 200 --warmup 50
                                                  --repeats 1]
-    python tools/benchmark_overhead.py --quick [--runner]   # a smoke test
+    python tools/benchmark_overhead.py --fp16 [--iters 64 --warmup 32]
+    python tools/benchmark_overhead.py --quick [--runner | --fp16]  # smoke test
 
 In-process (the default): on the SNGAN(-proj) CIFAR-10 architecture
 (SNGANGenerator 256 / ProjD 128 channels at 32x32, classes off so the
@@ -29,7 +30,16 @@ set (sampled every 2 ms) in a fresh process.
 train: ``tools/train.py`` on this project's SNGAN CIFAR-10 configs (base,
 ASGAN, DAT) with random images, one process per config (``--repeats`` times,
 the configs in turn); the iteration time is read from the JSON log after
-``--warmup`` iterations.
+``--warmup`` iterations. On CUDA the peak memory is the largest ``memory``
+the log records (the allocator's peak since the run began).
+
+``--fp16`` (CUDA only, as the toolbox's fp16): fp16 on and off through the
+runner, on the toolbox's StyleGAN2 config-f recipe (its fp16 quick-test
+config against the fp32 config it derives from, 4 images per GPU at 256x256,
+random images), for the base model, ASGAN and DAT: s / iteration, x base
+within a precision, fp16 x fp32 within a model, and peak memory. Iterations
+are timed in whole 16-iteration cycles, the period of StyleGAN2's R1 (the
+path-length regularizer's, 4, divides it).
 
 The targets (not asserted: a shared or throttled machine can miss them) are
 printed next to the ratios: ASGAN and DAT within 10% of the floor; through the
@@ -82,9 +92,31 @@ RUNNER_CONFIGS = {
 }
 # through the runner: at most this many times the base config's iteration
 RUNNER_TARGETS = {'ASGAN': 1.25, 'DAT': 1.45}
+# --fp16: the toolbox's StyleGAN2 config-f, fp16 quick-test settings on/off
+FP16_BASES = {
+    'fp32': 'mmgen::styleganv2/stylegan2_c2_ffhq_256_b4x8_800k.py',
+    'fp16':
+    'mmgen::styleganv2/stylegan2_c2_fp16_quicktest_ffhq_256_b4x8_800k.py',
+}
+FP16_MODELS = {
+    'base': None,
+    'ASGAN': dict(type='ASGAN', eps=1.0),
+    'DAT': dict(type='DAT', eps=1.0),
+}
+# StyleGAN2's lazy regularizers: R1 every 16 iterations, path length every 4
+FP16_CYCLE = 16
+# per mode: iterations per cycle, and the defaults of the settings that
+# differ (the recipe's 4 images per GPU at 256x256 for StyleGAN2)
+MODES = {
+    'sngan': dict(cycle=DISC_STEPS, batch_size=64, image_size=32, iters=200,
+                  warmup=50),
+    'fp16': dict(cycle=FP16_CYCLE, batch_size=4, image_size=256, iters=64,
+                 warmup=32),
+}
 # --quick: a smoke test of the tool (tiny networks, few short rounds)
 QUICK = dict(channels=(32, 32), batch_size=16, rounds=2,
              min_round_seconds=0.05, iters=10, warmup=5)
+FP16_QUICK = dict(batch_size=2, image_size=32, iters=16, warmup=16)
 
 
 def model_cfg(variant, channels):
@@ -316,107 +348,206 @@ def in_process(args, device):
                 iterations_per_round=iterations)
 
 
-def runner_config(config, args, work_dir):
-    """``config`` with random images instead of CIFAR-10, every iteration
+def runner_config(base, model, args, work_dir, name):
+    """A config of ``base`` (overridden by ``model``, a config line or
+    ``''``) with random images instead of the dataset, every iteration
     logged, and no checkpoint in the timed iterations."""
-    text = (f"_base_ = ['{osp.join(ROOT, config)}']\n"
+    size = args.image_size
+    text = (f"_base_ = ['{base}']\n"
+            "custom_imports = dict(imports=['mmgen_adv'], "
+            'allow_failed_imports=False)\n'
+            f'{model}'
             "data = dict(samples_per_gpu=%d, workers_per_gpu=0, train=dict("
-            "_delete_=True, type='QuickTestImageDataset', size=(32, 32)))\n"
+            "_delete_=True, type='QuickTestImageDataset', size=(%d, %d)))\n"
             "train_cfg = dict(real_img_key='real_img')\n"
             'total_iters = %d\n'
             "log_config = dict(interval=1, hooks=[dict(type='TextLoggerHook')"
             '])\n'
             'checkpoint_config = dict(interval=10**9, save_last=False)\n' %
-            (args.batch_size, args.warmup + args.iters))
-    if args.channels != (256, 128):
-        text += ('model = dict(generator=dict(base_channels=%d), '
-                 'discriminator=dict(base_channels=%d))\n' % args.channels)
-    path = osp.join(work_dir, osp.basename(config))
+            (args.batch_size, size, size, args.warmup + args.iters))
+    path = osp.join(work_dir, f'{name}.py')
     with open(path, 'w') as f:
         f.write(text)
     return path
 
 
-def iteration_times(work_dir):
-    """``time`` of each logged training iteration, from the JSON log."""
+def sngan_runs(args):
+    """This project's SNGAN CIFAR-10 configs: name -> (base, override)."""
+    model = ''
+    if args.channels != (256, 128):
+        model = ('model = dict(generator=dict(base_channels=%d), '
+                 'discriminator=dict(base_channels=%d))\n' % args.channels)
+    return {name: (osp.join(ROOT, config), model)
+            for name, config in RUNNER_CONFIGS.items()}
+
+
+def fp16_runs(args):
+    """The StyleGAN2 recipe per model and precision: (model, precision) ->
+    (base, override); fp32 and fp16 of one model run back to back."""
+    size = args.image_size
+    runs = {}
+    for model, adv_cfg in FP16_MODELS.items():
+        adv = '' if adv_cfg is None else \
+            f"type='AdvUnconditionalGAN', adv_cfg={adv_cfg!r}, "
+        override = (f'model = dict({adv}generator=dict(out_size={size}), '
+                    f'discriminator=dict(in_size={size}))\n')
+        for precision, base in FP16_BASES.items():
+            runs[model, precision] = (base, override)
+    return runs
+
+
+def read_log(work_dir):
+    """Seconds of each logged training iteration from the JSON log, and the
+    largest ``memory`` (MiB, logged on CUDA only; else None)."""
     log = sorted(f for f in os.listdir(work_dir) if f.endswith('.log.json'))
     with open(osp.join(work_dir, log[-1])) as f:
         records = [json.loads(line) for line in f if '"mode"' in line]
-    return [r['time'] for r in records if r['mode'] == 'train']
+    train = [r for r in records if r['mode'] == 'train']
+    memory = [r['memory'] for r in train if 'memory' in r]
+    return [r['time'] for r in train], max(memory) if memory else None
 
 
 def train_and_time(config, args, work_dir, env):
     """Seconds of each timed iteration of a tools/train.py run of
-    ``config``, read from its JSON log."""
-    os.makedirs(work_dir, exist_ok=True)
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'),
-           runner_config(config, args, work_dir), '--work-dir', work_dir,
-           '--no-validate', '--seed', '0']
+    ``config``, and its peak memory, read from its JSON log."""
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
+           '--work-dir', work_dir, '--no-validate', '--seed', '0']
     print(' '.join(cmd), flush=True)
     run = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if run.returncode != 0:
         sys.exit(f'error: tools/train.py failed on {config} '
                  f'({run.returncode}):\n{run.stderr[-3000:]}')
-    times = iteration_times(work_dir)
+    times, memory = read_log(work_dir)
     if len(times) != args.warmup + args.iters:
         sys.exit(f'error: {work_dir}: {len(times)} iterations logged, '
                  f'expected {args.warmup + args.iters}')
-    return times[args.warmup:]
+    return times[args.warmup:], memory
 
 
-def through_runner(args, device):
-    """Train each config with tools/train.py, ``--repeats`` times in turn;
-    print s/iteration and ratios."""
+def time_runs(runs, args, device):
+    """Train every run with tools/train.py, ``--repeats`` times, the runs
+    in turn: per run its mean s / iteration per repeat, the timed
+    iterations, the cycles' means and the peak memory."""
     work_root = args.work_dir or tempfile.mkdtemp(prefix='bench_runner_')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [ROOT, os.environ.get('PYTHONPATH', '')]))
     if device.type == 'cpu':
         env['CUDA_VISIBLE_DEVICES'] = ''
-    runs = {name: [] for name in RUNNER_CONFIGS}  # timed iterations per run
+    cycle = MODES[args.mode]['cycle']
+    timed = {name: dict(means=[], times=[], cycles=[], memory=[])
+             for name in runs}
     for repeat in range(args.repeats):
-        for name, config in RUNNER_CONFIGS.items():
-            runs[name].append(train_and_time(
-                config, args, osp.join(work_root, name, f'run{repeat}'), env))
-    means = {name: [statistics.mean(t) for t in timed]
-             for name, timed in runs.items()}
+        for name, (base, model) in runs.items():
+            label = name if isinstance(name, str) else '_'.join(name)
+            work_dir = osp.join(work_root, label, f'run{repeat}')
+            os.makedirs(work_dir, exist_ok=True)
+            config = runner_config(base, model, args, work_dir, label)
+            times, memory = train_and_time(config, args, work_dir, env)
+            timed[name]['means'].append(statistics.mean(times))
+            timed[name]['times'] += times
+            timed[name]['cycles'] += [
+                statistics.mean(times[i:i + cycle])
+                for i in range(0, len(times), cycle)]
+            timed[name]['memory'].append(memory)
+    return work_root, timed
+
+
+def ratio(timed, name, reference):
+    """Median over repeats of ``name``'s mean over ``reference``'s, both
+    timed in the same turn."""
+    return statistics.median(
+        m / r for m, r in zip(timed[name]['means'],
+                              timed[reference]['means']))
+
+
+def peak(memory):
+    known = [m for m in memory if m is not None]
+    return max(known) if known else None
+
+
+def settings_line(args, what):
+    return (f'{what}, batch {args.batch_size}, random images, {args.device};'
+            f' mean over iterations {args.warmup + 1}-'
+            f'{args.warmup + args.iters} (after {args.warmup} warm-up), '
+            f'median of {args.repeats} run(s) per config, in turn; ratios: '
+            'median of the ratios within a turn; fastest and slowest '
+            f"{MODES[args.mode]['cycle']}-iteration cycle; peak memory: the "
+            "log's largest (CUDA only)")
+
+
+def through_runner(args, device):
+    """Train each SNGAN config with tools/train.py; print s / iteration and
+    ratios to the base config."""
+    work_root, timed = time_runs(sngan_runs(args), args, device)
     results = {}
     for name, config in RUNNER_CONFIGS.items():
-        cycles = [statistics.mean(timed[i:i + DISC_STEPS])
-                  for timed in runs[name]
-                  for i in range(0, len(timed), DISC_STEPS)]
+        run = timed[name]
         results[name] = dict(
             config=config,
-            seconds=statistics.median(means[name]),
-            # the configs of one repeat ran back to back
-            x_base=statistics.median(
-                m / b for m, b in zip(means[name], means['base'])),
+            seconds=statistics.median(run['means']),
+            x_base=ratio(timed, name, 'base'),
             target_x_base=RUNNER_TARGETS.get(name),
-            fastest_cycle=min(cycles),
-            slowest_cycle=max(cycles),
-            times=[t for timed in runs[name] for t in timed])
+            fastest_cycle=min(run['cycles']),
+            slowest_cycle=max(run['cycles']),
+            peak_mib=peak(run['memory']),
+            times=run['times'])
 
-    print(f'\nThrough the runner: tools/train.py, SNGAN CIFAR-10 configs (G '
-          f'{args.channels[0]}, D {args.channels[1]} channels), batch '
-          f'{args.batch_size}, random images, {args.device}; mean over '
-          f'iterations {args.warmup + 1}-{args.warmup + args.iters} (after '
-          f'{args.warmup} warm-up), median of {args.repeats} run(s) per '
-          f'config, in turn; x base: median of the ratios within a turn; '
-          f'fastest and slowest {DISC_STEPS}-iteration cycle\n')
+    print('\nThrough the runner: ' + settings_line(
+        args, f'tools/train.py, SNGAN CIFAR-10 configs (G {args.channels[0]}'
+        f', D {args.channels[1]} channels)') + '\n')
     print('| config | s / iteration | fastest - slowest cycle | x base | '
-          'target x base |')
-    print('|' + '---|' * 5)
+          'target x base | peak memory (MiB) |')
+    print('|' + '---|' * 6)
     for name, result in results.items():
         target = result['target_x_base']
         print(f"| {name} (`{result['config']}`) | {result['seconds']:.4f} | "
               f"{result['fastest_cycle']:.4f} - "
               f"{result['slowest_cycle']:.4f} | {result['x_base']:.2f} | "
-              f"{'<= %.2f' % target if target else '-'} |")
+              f"{'<= %.2f' % target if target else '-'} | "
+              f"{fmt(result['peak_mib'], '.0f')} |")
     return dict(mode='runner', work_dir=work_root, results=results)
+
+
+def fp16_on_off(args, device):
+    """The StyleGAN2 recipe with fp16 on and off, per model, through
+    tools/train.py; print s / iteration, ratios and peak memory."""
+    work_root, timed = time_runs(fp16_runs(args), args, device)
+    results = {}
+    for model, precision in timed:
+        run = timed[model, precision]
+        results[f'{model} {precision}'] = dict(
+            model=model,
+            precision=precision,
+            config=FP16_BASES[precision],
+            seconds=statistics.median(run['means']),
+            x_base=ratio(timed, (model, precision), ('base', precision)),
+            x_fp32=ratio(timed, (model, precision), (model, 'fp32')),
+            fastest_cycle=min(run['cycles']),
+            slowest_cycle=max(run['cycles']),
+            peak_mib=peak(run['memory']),
+            times=run['times'])
+
+    print('\nfp16 on and off: ' + settings_line(
+        args, "tools/train.py, the toolbox's StyleGAN2 config-f at "
+        f'{args.image_size}x{args.image_size} (fp32: {FP16_BASES["fp32"]}; '
+        f'fp16: {FP16_BASES["fp16"]})') + '\n')
+    print('| model | precision | s / iteration | fastest - slowest cycle | '
+          'x base | fp16 x fp32 | peak memory (MiB) |')
+    print('|' + '---|' * 7)
+    for result in results.values():
+        print(f"| {result['model']} | {result['precision']} | "
+              f"{result['seconds']:.4f} | {result['fastest_cycle']:.4f} - "
+              f"{result['slowest_cycle']:.4f} | {result['x_base']:.2f} | "
+              f"{result['x_fp32']:.2f} | {fmt(result['peak_mib'], '.0f')} |")
+    return dict(mode='fp16', work_dir=work_root, results=results)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument(
+        '--batch-size', type=int,
+        help='images per iteration (default: 64; --fp16: 4, the recipe\'s '
+        'per GPU)')
     parser.add_argument(
         '--channels',
         type=int,
@@ -440,34 +571,59 @@ def parse_args(argv=None):
         '--runner', action='store_true',
         help='time tools/train.py runs of the SNGAN configs instead')
     parser.add_argument(
-        '--iters', type=int, default=200,
-        help='--runner: timed iterations per config (whole disc_steps '
-        'cycles)')
+        '--fp16', action='store_true',
+        help='time fp16 on and off through tools/train.py on the toolbox\'s '
+        'StyleGAN2 recipe instead (CUDA only)')
     parser.add_argument(
-        '--warmup', type=int, default=50,
-        help='--runner: iterations before the timed ones (whole cycles)')
+        '--image-size', type=int,
+        help='--fp16: the image size (default 256, the recipe\'s)')
+    parser.add_argument(
+        '--iters', type=int,
+        help='--runner / --fp16: timed iterations per config, whole cycles '
+        f'(of disc_steps, {DISC_STEPS} / of R1\'s interval, {FP16_CYCLE}; '
+        f"default {MODES['sngan']['iters']} / {MODES['fp16']['iters']})")
+    parser.add_argument(
+        '--warmup', type=int,
+        help='--runner / --fp16: iterations before the timed ones, whole '
+        f"cycles (default {MODES['sngan']['warmup']} / "
+        f"{MODES['fp16']['warmup']})")
     parser.add_argument(
         '--repeats', type=int, default=1,
         help='--runner: runs per config, the configs in turn')
-    parser.add_argument('--work-dir', help='--runner: where the runs go')
+    parser.add_argument(
+        '--work-dir', help='--runner / --fp16: where the runs go')
     parser.add_argument(
         '--quick', action='store_true',
         help='a smoke test: tiny networks, short runs; numbers meaningless')
     parser.add_argument('--json', help='also write the results here')
     parser.add_argument('--memory-probe', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.fp16 and args.runner:
+        parser.error('--fp16 runs through the runner already; give one of '
+                     '--runner and --fp16')
+    if args.image_size is not None and not args.fp16:
+        parser.error('--image-size applies to --fp16 only (the SNGAN '
+                     'architecture is 32x32)')
+    args.mode = 'fp16' if args.fp16 else 'sngan'
+    defaults = dict(MODES[args.mode])
+    cycle = defaults.pop('cycle')
     if args.quick:
-        for key, value in QUICK.items():
+        defaults.update(FP16_QUICK if args.fp16 else QUICK)
+    for key, value in defaults.items():
+        if getattr(args, key, None) is None or args.quick:
             setattr(args, key, value)
     args.channels = tuple(args.channels)
-    if args.iters < DISC_STEPS or args.iters % DISC_STEPS or \
-            args.warmup % DISC_STEPS:
-        parser.error(f'--iters and --warmup must be multiples of disc_steps '
-                     f'({DISC_STEPS}), --iters at least {DISC_STEPS}')
+    if args.iters < cycle or args.iters % cycle or args.warmup % cycle:
+        what = "R1's interval" if args.fp16 else 'disc_steps'
+        parser.error(f'--iters and --warmup must be multiples of {what} '
+                     f'({cycle}), --iters at least {cycle}')
     if args.repeats < 1:
         parser.error('--repeats must be at least 1')
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: PyTorch sees no GPU on this host')
+    if args.fp16 and args.device != 'cuda':
+        parser.error("--fp16: the toolbox's fp16 runs on CUDA only, and "
+                     f'--device is {args.device}')
     return args
 
 
@@ -476,8 +632,12 @@ def main(argv=None):
     device = torch.device(args.device)
     if args.memory_probe:
         return memory_probe(args.memory_probe, args, device)
-    results = through_runner(args, device) if args.runner else \
-        in_process(args, device)
+    if args.fp16:
+        results = fp16_on_off(args, device)
+    elif args.runner:
+        results = through_runner(args, device)
+    else:
+        results = in_process(args, device)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(dict(args=vars(args), **results), f, indent=2)
