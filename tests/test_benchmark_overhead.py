@@ -159,6 +159,8 @@ def test_bad_runner_settings_are_refused():
      "--fp16: the toolbox's fp16 runs on CUDA only, and --device is cpu"),
     (['--fp16', '--runner'], 'give one of --runner and --fp16'),
     (['--runner', '--image-size', 64], '--image-size applies to --fp16 only'),
+    (['--fp16', '--channels', 64, 64],
+     '--channels applies to the SNGAN architecture'),
 ])
 def test_bad_fp16_settings_are_refused(args, message):
     result = run_tool('benchmark_overhead.py', *args, check=False)

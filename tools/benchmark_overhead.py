@@ -108,8 +108,8 @@ FP16_CYCLE = 16
 # per mode: iterations per cycle, and the defaults of the settings that
 # differ (the recipe's 4 images per GPU at 256x256 for StyleGAN2)
 MODES = {
-    'sngan': dict(cycle=DISC_STEPS, batch_size=64, image_size=32, iters=200,
-                  warmup=50),
+    'sngan': dict(cycle=DISC_STEPS, batch_size=64, channels=(256, 128),
+                  image_size=32, iters=200, warmup=50),
     'fp16': dict(cycle=FP16_CYCLE, batch_size=4, image_size=256, iters=64,
                  warmup=32),
 }
@@ -552,9 +552,9 @@ def parse_args(argv=None):
         '--channels',
         type=int,
         nargs=2,
-        default=(256, 128),
         metavar=('G', 'D'),
-        help='base channels of G and D (the CIFAR-10 config: 256 128)')
+        help='base channels of the SNGAN G and D (default: the CIFAR-10 '
+        "config's, 256 128)")
     parser.add_argument(
         '--rounds', type=int, default=5, help='timed rounds per variant')
     parser.add_argument(
@@ -604,6 +604,9 @@ def parse_args(argv=None):
     if args.image_size is not None and not args.fp16:
         parser.error('--image-size applies to --fp16 only (the SNGAN '
                      'architecture is 32x32)')
+    if args.channels is not None and args.fp16:
+        parser.error('--channels applies to the SNGAN architecture; --fp16 '
+                     "trains StyleGAN2 config-f at the recipe's widths")
     args.mode = 'fp16' if args.fp16 else 'sngan'
     defaults = dict(MODES[args.mode])
     cycle = defaults.pop('cycle')
@@ -612,7 +615,8 @@ def parse_args(argv=None):
     for key, value in defaults.items():
         if getattr(args, key, None) is None or args.quick:
             setattr(args, key, value)
-    args.channels = tuple(args.channels)
+    if args.channels is not None:
+        args.channels = tuple(args.channels)
     if args.iters < cycle or args.iters % cycle or args.warmup % cycle:
         what = "R1's interval" if args.fp16 else 'disc_steps'
         parser.error(f'--iters and --warmup must be multiples of {what} '
