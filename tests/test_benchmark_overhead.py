@@ -89,14 +89,14 @@ def test_fp16_runs_are_the_recipe_with_fp16_on_and_off(tmp_path):
     fp16; the fp32 ones train here, the fp16 ones need CUDA."""
     args = SimpleNamespace(image_size=32, batch_size=2, warmup=0, iters=2)
     runs = benchmark.fp16_runs(args)
-    assert list(runs) == [(model, precision)
-                          for model in ('base', 'ASGAN', 'DAT')
-                          for precision in ('fp32', 'fp16')]
+    models = [(model, precision) for model in ('base', 'ASGAN', 'DAT')
+              for precision in ('fp32', 'fp16')]
+    assert list(runs) == [f'{m}_{p}' for m, p in models]
     configs = {}
-    for (model, precision), (base, override) in runs.items():
-        name = f'{model}_{precision}'
+    for model, precision in models:
+        base, override = runs[f'{model}_{precision}']
         configs[model, precision] = benchmark.runner_config(
-            base, override, args, tmp_path, name)
+            base, override, args, tmp_path, f'{model}_{precision}')
         cfg = load_config(configs[model, precision])
         fp16 = precision == 'fp16'
         assert ('fp16_loss_scaler' in cfg.get('runner', {})) == fp16
@@ -128,7 +128,7 @@ def test_fp16_on_and_off_quick(tmp_path):
                       '--work-dir', tmp_path / 'runs', '--json', out,
                       device='cuda')
     report = json.loads(out.read_text())['results']
-    assert list(report) == [f'{model} {precision}'
+    assert list(report) == [f'{model}_{precision}'
                             for model in ('base', 'ASGAN', 'DAT')
                             for precision in ('fp32', 'fp16')]
     for name, row in report.items():
@@ -140,7 +140,7 @@ def test_fp16_on_and_off_quick(tmp_path):
             assert row['x_fp32'] == 1
         if row['model'] == 'base':
             assert row['x_base'] == 1
-        assert (tmp_path / 'runs' / name.replace(' ', '_') / 'run0').is_dir()
+        assert (tmp_path / 'runs' / name / 'run0').is_dir()
     assert '| DAT | fp16 |' in result.stdout
 
 

@@ -381,8 +381,12 @@ def sngan_runs(args):
             for name, config in RUNNER_CONFIGS.items()}
 
 
+def fp16_name(model, precision):
+    return f'{model}_{precision}'
+
+
 def fp16_runs(args):
-    """The StyleGAN2 recipe per model and precision: (model, precision) ->
+    """The StyleGAN2 recipe per model and precision: ``fp16_name`` ->
     (base, override); fp32 and fp16 of one model run back to back."""
     size = args.image_size
     runs = {}
@@ -392,7 +396,7 @@ def fp16_runs(args):
         override = (f'model = dict({adv}generator=dict(out_size={size}), '
                     f'discriminator=dict(in_size={size}))\n')
         for precision, base in FP16_BASES.items():
-            runs[model, precision] = (base, override)
+            runs[fp16_name(model, precision)] = (base, override)
     return runs
 
 
@@ -438,10 +442,9 @@ def time_runs(runs, args, device):
              for name in runs}
     for repeat in range(args.repeats):
         for name, (base, model) in runs.items():
-            label = name if isinstance(name, str) else '_'.join(name)
-            work_dir = osp.join(work_root, label, f'run{repeat}')
+            work_dir = osp.join(work_root, name, f'run{repeat}')
             os.makedirs(work_dir, exist_ok=True)
-            config = runner_config(base, model, args, work_dir, label)
+            config = runner_config(base, model, args, work_dir, name)
             times, memory = train_and_time(config, args, work_dir, env)
             timed[name]['means'].append(statistics.mean(times))
             timed[name]['times'] += times
@@ -513,19 +516,21 @@ def fp16_on_off(args, device):
     tools/train.py; print s / iteration, ratios and peak memory."""
     work_root, timed = time_runs(fp16_runs(args), args, device)
     results = {}
-    for model, precision in timed:
-        run = timed[model, precision]
-        results[f'{model} {precision}'] = dict(
-            model=model,
-            precision=precision,
-            config=FP16_BASES[precision],
-            seconds=statistics.median(run['means']),
-            x_base=ratio(timed, (model, precision), ('base', precision)),
-            x_fp32=ratio(timed, (model, precision), (model, 'fp32')),
-            fastest_cycle=min(run['cycles']),
-            slowest_cycle=max(run['cycles']),
-            peak_mib=peak(run['memory']),
-            times=run['times'])
+    for model in FP16_MODELS:
+        for precision in FP16_BASES:
+            name = fp16_name(model, precision)
+            run = timed[name]
+            results[name] = dict(
+                model=model,
+                precision=precision,
+                config=FP16_BASES[precision],
+                seconds=statistics.median(run['means']),
+                x_base=ratio(timed, name, fp16_name('base', precision)),
+                x_fp32=ratio(timed, name, fp16_name(model, 'fp32')),
+                fastest_cycle=min(run['cycles']),
+                slowest_cycle=max(run['cycles']),
+                peak_mib=peak(run['memory']),
+                times=run['times'])
 
     print('\nfp16 on and off: ' + settings_line(
         args, "tools/train.py, the toolbox's StyleGAN2 config-f at "

@@ -200,8 +200,8 @@ def references(args, method):
     """The models a method is paired with, of those in the study."""
     if method == 'base':
         return []
-    return ['base', *[m for m in [ALSO_PAIRED_WITH.get(method)]
-                      if m in args.methods]]
+    also = ALSO_PAIRED_WITH.get(method)
+    return ['base'] + ([also] if also in args.methods else [])
 
 
 def summarise(args, runs):
