@@ -9,9 +9,17 @@ calling the study again after an interruption continues where it stopped
 continues from its newest checkpoint). Each step's wall-clock time is kept
 in ``timing.json`` in its run's folder (summed over sittings where a
 step failed and was run again).
+
+A run's numbers must not depend on how many runs share the machine: every
+run gets the same intra-op thread count (``--threads``, default 1), not a
+share of the cores, because CPU reductions over a different number of
+threads differ in the last bits and GAN training amplifies that. What else
+determines the numbers is recorded beside them (:func:`environment`).
 """
+import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -21,6 +29,7 @@ from pathlib import Path
 from .errors import UserInputError
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_THREADS = 1
 
 
 class Step:
@@ -75,10 +84,20 @@ class Run:
 
 def add_study_arguments(parser, work_dir):
     """The options every study tool has: the device, how many runs side by
-    side, where the runs go."""
+    side and with how many threads each, where the runs go."""
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument(
-        '--jobs', type=int, default=1, help='runs trained side by side')
+        '--jobs', type=int, default=1,
+        help='runs trained side by side (changes how fast, never what)')
+    parser.add_argument(
+        '--threads', type=int, default=DEFAULT_THREADS,
+        help='intra-op CPU threads of every run (default '
+        f'{DEFAULT_THREADS}); part of what determines its numbers')
+    parser.add_argument(
+        '--deterministic', action=argparse.BooleanOptionalAction,
+        default=True,
+        help="training runs use the toolbox's deterministic settings "
+        '(cuDNN; no effect on the CPU)')
     parser.add_argument('--work-dir', default=work_dir)
 
 
@@ -87,6 +106,8 @@ def check_study_arguments(args):
     mean."""
     if args.jobs < 1:
         raise UserInputError(f'--jobs must be >= 1, got {args.jobs}')
+    if args.threads < 1:
+        raise UserInputError(f'--threads must be >= 1, got {args.threads}')
     if len(set(args.seeds)) != len(args.seeds):
         raise UserInputError(f'--seeds repeats a seed: {args.seeds}')
     if args.device == 'cuda':
@@ -103,8 +124,70 @@ def tool(script, *args):
     return [sys.executable, str(ROOT / 'tools' / script), *map(str, args)]
 
 
+def run_header(args):
+    """The first line of a run's ``config.py``: the settings outside the
+    config that change its numbers, so that a run folder trained with other
+    ones is refused instead of continued."""
+    return (f'# trained on {args.device} with {args.threads} intra-op '
+            f"thread(s){', deterministic' if args.deterministic else ''}")
+
+
+def _git(*args):
+    try:
+        return subprocess.run(['git', '-C', str(ROOT), *args],
+                              capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _cpu_name():
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment(args):
+    """What determines a study's numbers besides its settings: versions,
+    device and CPU, threads per run, deterministic mode, the commit."""
+    import mmcv
+    import numpy
+    import torch
+
+    import mmgen_adv
+    commit = _git('rev-parse', 'HEAD')
+    if commit and _git('status', '--porcelain', '--untracked-files=no'):
+        commit += ' (with uncommitted changes)'
+    versions = dict(python=platform.python_version(), torch=torch.__version__,
+                    numpy=numpy.__version__, mmcv=mmcv.__version__,
+                    mmgen_adv=mmgen_adv.__version__)
+    try:
+        import mmgen
+        versions['mmgen'] = mmgen.__version__
+    except ImportError:
+        pass
+    device = args.device
+    if device == 'cuda':
+        device += f' ({torch.cuda.get_device_name(0)})'
+    return dict(versions=versions, device=device, cpu=_cpu_name(),
+                threads_per_run=args.threads,
+                deterministic=args.deterministic, commit=commit or 'unknown')
+
+
+def environment_line(env):
+    """:func:`environment` in one line of text."""
+    versions = ', '.join(f'{k} {v}' for k, v in env['versions'].items())
+    return (f"{env['device']} ({env['cpu']}), {env['threads_per_run']} "
+            f"thread(s) per run, deterministic {env['deterministic']}; "
+            f"{versions}; commit {env['commit']}")
+
+
 def job_env(threads, device):
-    """Environment of one job: its thread share, and CUDA hidden for a
+    """Environment of one job: its thread count, and CUDA hidden for a
     CPU study on a GPU host."""
     env = dict(os.environ)
     env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
@@ -137,11 +220,11 @@ def _execute(run, env, log):
         log(f'{run.name}: {step.name} done in {seconds:.0f} s')
 
 
-def run_all(runs, jobs=1, device='cpu', log=print):
-    """Run every unfinished step of ``runs``, ``jobs`` runs at a time.
+def run_all(runs, jobs=1, device='cpu', threads=DEFAULT_THREADS, log=print):
+    """Run every unfinished step of ``runs``, ``jobs`` runs at a time, each
+    with ``threads`` intra-op threads (whatever ``jobs`` is).
 
-    Returns the wall-clock seconds this call took. CPU jobs share the
-    host's cores equally; GPU jobs share the GPU.
+    Returns the wall-clock seconds this call took.
     """
     for run in runs:
         run.prepare()
@@ -149,7 +232,6 @@ def run_all(runs, jobs=1, device='cpu', log=print):
     for run in runs:
         if run not in pending:
             log(f'{run.name}: reusing finished run')
-    threads = max(1, (os.cpu_count() or 1) // jobs)
     env = job_env(threads, device)
     start = time.time()
     with ThreadPoolExecutor(max_workers=jobs) as pool:

@@ -158,6 +158,27 @@ def test_benchmark_quick_runs_end_to_end(tmp_path):
     again = run_tool('benchmark_quality.py', '--quick', '--work-dir',
                      tmp_path)
     assert again.stdout.count('reusing finished run') == 4
+    # what determines the numbers is written beside them
+    env = data['environment']
+    assert env['threads_per_run'] == 1 and env['deterministic'] is True
+    assert env['versions']['torch'] == torch.__version__
+    assert env['versions']['mmgen'] == '0.7.3' and env['commit']
+    assert 'thread(s) per run, deterministic True' in result.stdout
+    # --jobs changes how fast a run trains, never its numbers: the same run
+    # alone (--jobs 1, so all cores free) gives the same curve to the bit
+    alone = tmp_path / 'alone'
+    run_tool('benchmark_quality.py', '--methods', 'base', '--seeds', 1,
+             '--iters', 40, '--evals', 2, '--num-images', 1000, '--jobs', 1,
+             '--work-dir', alone)
+    alone_data = json.loads((alone / 'results_dcgan.json').read_text())
+    assert alone_data['curves']['base'][0] == data['curves']['base'][1]
+    # a run folder trained with other threads is refused, not continued
+    refused = run_tool('benchmark_quality.py', '--methods', 'base',
+                       '--seeds', 1, '--iters', 40, '--evals', 2,
+                       '--num-images', 1000, '--threads', 2,
+                       '--work-dir', alone, check=False)
+    assert refused.returncode == 2
+    assert 'holds a run with other settings' in refused.stderr
 
 
 def test_ssgan_dat_is_also_paired_with_ssgan(monkeypatch):
@@ -196,7 +217,10 @@ def test_ssgan_dat_is_also_paired_with_ssgan(monkeypatch):
     assert ssgan_dat['vs_base']['diffs'] == [-3.0, -2.0, -5.0]
     assert 'vs_ssgan' not in results['dat']['fd']
     assert 'vs_base' not in results['base']['fd']
-    text = tool.markdown(args, results)
+    env = dict(versions=dict(torch='x'), device='cpu', cpu='a cpu',
+               threads_per_run=1, deterministic=True, commit='abc')
+    text = tool.markdown(args, results, env)
+    assert 'Determined by: cpu (a cpu), 1 thread(s) per run' in text
     assert '| ssgan_dat - ssgan | ' in text and '| dat - base | ' in text
     assert 'ssgan_dat vs ssgan, classifier FD: ' in text
     # without SSGAN in the study, SSGAN + DAT is paired with the base only
@@ -274,6 +298,7 @@ def test_eps_study_plots_the_curve(tmp_path):
      'compared with it'),
     (['--seeds', 1, 1], '--seeds repeats a seed: [1, 1]'),
     (['--jobs', 0], '--jobs must be >= 1, got 0'),
+    (['--threads', 0], '--threads must be >= 1, got 0'),
     (['--iters', 0], '--iters must be >= 1, got 0'),
 ])
 def test_benchmark_refuses_bad_settings(tmp_path, args, message):

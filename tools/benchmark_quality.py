@@ -5,6 +5,8 @@ the base model seed by seed.
     python tools/benchmark_quality.py --study dcgan   # AS-GAN's setting
     python tools/benchmark_quality.py --study sngan   # DAT's setting
     python tools/benchmark_quality.py --study eps     # AS-GAN's Fig. 3
+    python tools/benchmark_quality.py --study dat_eps # DAT's eps
+    python tools/benchmark_quality.py --study dcgan_long  # 4x the budget
     python tools/benchmark_quality.py --quick         # minutes: a smoke test
 
 Studies (methods; default seeds):
@@ -15,23 +17,32 @@ Studies (methods; default seeds):
   (paper variant), DAT (the official code's ``reference`` variant), SSGAN,
   SSGAN + DAT; 3 seeds.
 - ``eps``: AS-GAN's eps study on DCGAN: base, ASGAN at eps 0 (the paper's
-  "D updated twice" point), 0.5, 1, 2, 4 gray levels, and the Gaussian
-  direction at eps 1; 3 seeds. Its ``eps.png`` is the paper's Fig. 3 curve.
+  "D updated twice" point), 0.5, 1, 2, 4, 8, 16 gray levels, and the
+  Gaussian direction at eps 1; 3 seeds. Its ``eps.png`` is the paper's
+  Fig. 3 curve.
+- ``dat_eps``: DAT's eps in the sngan setting: base, DAT's paper variant
+  and the official code's (eps the clamp of its step) at 0.5 to 8 gray
+  levels; 3 seeds; ``dat_eps.png``.
+- ``dcgan_long``: the dcgan setting at 4 times the budget (6000 iterations
+  on cpu), evaluated 16 times: base and the best setting of each
+  regularizer; 3 seeds.
 
 Each run is ``tools/train.py --auto-resume`` on
 ``configs/stacked_digits/<arch>.py`` with the method's override and
 ``--seed``; its ``GenerativeEvalHook`` computes the ``StackedDigits``
 metrics (modes covered, KL from uniform, classifier Frechet distance)
-``--evals`` times. Runs live in ``<work-dir>/<arch>/<method>/seed<N>`` and
-are shared between studies (the eps study reuses the DCGAN study's base and
+``--evals`` times. Runs live in ``<work-dir>/<arch>/<method>/seed<N>``
+(``<arch>-<iters>`` at another budget) and are shared between studies (the eps study reuses the DCGAN study's base and
 ASGAN runs); a finished run is reused and an interrupted one continues from
 its newest checkpoint, so a study can be run over several sittings. ``--jobs
-N`` trains N runs side by side (CPU: the cores are shared out; CUDA: one GPU
-shared). The final evaluation of every run is compared with the base
+N`` trains N runs side by side, each with ``--threads`` intra-op threads
+(default 1): neither ``--jobs`` nor the machine's core count changes a
+run's numbers. The final evaluation of every run is compared with the base
 model's on the same seed, and SSGAN + DAT's also with SSGAN's (paired: mean
 difference, 95% t-interval, exact sign test). Writes
-``results_<study>.md`` / ``.json`` and ``metrics_<study>.png``
-(``eps.png`` for the eps study) to the work dir.
+``results_<study>.md`` / ``.json`` (with the versions, device, threads and
+commit that produced them) and ``metrics_<study>.png`` (``<study>.png``,
+metrics against eps, for the eps studies) to the work dir.
 """
 import argparse
 import json
@@ -43,13 +54,21 @@ from mmgen_adv.cli import one_line_errors
 from mmgen_adv.errors import UserInputError
 from mmgen_adv.statistics import mean_std, paired
 from mmgen_adv.study import (ROOT, Run, Step, add_study_arguments,
-                             check_study_arguments, run_all, tool)
+                             check_study_arguments, environment,
+                             environment_line, run_all, run_header, tool)
+
+
+def adv_cfg(**options):
+    args = ', '.join(f'{k}={v!r}' for k, v in options.items())
+    return f'model = dict(adv_cfg=dict({args}))'
 
 
 def asgan(**options):
-    options = {'eps': 1.0, **options}
-    args = ', '.join(f'{k}={v!r}' for k, v in options.items())
-    return f"model = dict(adv_cfg=dict(type='ASGAN', {args}))"
+    return adv_cfg(type='ASGAN', **{'eps': 1.0, **options})
+
+
+def dat(**options):
+    return adv_cfg(type='DAT', **{'eps': 1.0, **options})
 
 
 SSGAN = "type='SSGAN', discriminator=dict(type='SSGANDiscriminator')"
@@ -57,26 +76,37 @@ SSGAN = "type='SSGAN', discriminator=dict(type='SSGANDiscriminator')"
 METHODS = {
     'base': ('', 'the base model'),
     'asgan': (asgan(), 'ASGAN, eps 1'),
-    'dat': ("model = dict(adv_cfg=dict(type='DAT', eps=1.0))",
-            'DAT, paper variant, eps 1'),
-    'dat_reference': (
-        "model = dict(adv_cfg=dict(type='DAT', variant='reference'))",
-        "DAT, the official code's variant"),
+    'dat': (dat(), 'DAT, paper variant, eps 1'),
+    'dat_reference': (adv_cfg(type='DAT', variant='reference'),
+                      "DAT, the official code's variant"),
     'ssgan': (f'model = dict({SSGAN})', 'SSGAN'),
     'ssgan_dat': (f"model = dict({SSGAN}, adv_cfg=dict(type='DAT', "
                   'eps=1.0))', 'SSGAN + DAT, paper variant, eps 1'),
     'asgan_eps0': (asgan(eps=0.0), 'ASGAN, eps 0: D updated twice'),
-    'asgan_eps0.5': (asgan(eps=0.5), 'ASGAN, eps 0.5'),
-    'asgan_eps2': (asgan(eps=2.0), 'ASGAN, eps 2'),
-    'asgan_eps4': (asgan(eps=4.0), 'ASGAN, eps 4'),
     'asgan_gaussian': (asgan(direction='gaussian'),
                        'ASGAN, random sign direction, eps 1'),
 }
+# the eps curves: ASGAN (AS-GAN's Fig. 3 and beyond), DAT in both variants
+# (the reference variant's eps is the clamp of its raw gradient step)
+EPS_OF = {'asgan_eps0': 0.0, 'asgan': 1.0, 'dat': 1.0}
+for _eps in (0.5, 2.0, 4.0, 8.0, 16.0, 32.0):
+    _name = f'asgan_eps{_eps:g}'
+    METHODS[_name] = (asgan(eps=_eps), f'ASGAN, eps {_eps:g}')
+    EPS_OF[_name] = _eps
+for _eps in (0.5, 1.0, 2.0, 4.0, 8.0):
+    if _eps != 1.0:
+        METHODS[f'dat_eps{_eps:g}'] = (dat(eps=_eps),
+                                       f'DAT, paper variant, eps {_eps:g}')
+        EPS_OF[f'dat_eps{_eps:g}'] = _eps
+    METHODS[f'dat_reference_eps{_eps:g}'] = (
+        adv_cfg(type='DAT', variant='reference', eps=_eps),
+        f"DAT, the official code's variant, step clamped to {_eps:g}")
+    EPS_OF[f'dat_reference_eps{_eps:g}'] = _eps
 # besides the base model, a method is paired with the model it adds to
 # (the DAT paper's claim for SSGAN + DAT is over SSGAN)
 ALSO_PAIRED_WITH = {'ssgan_dat': 'ssgan'}
-EPS_OF = {'asgan_eps0': 0.0, 'asgan_eps0.5': 0.5, 'asgan': 1.0,
-          'asgan_eps2': 2.0, 'asgan_eps4': 4.0}
+ASGAN_EPS = ['asgan_eps0', 'asgan_eps0.5', 'asgan', 'asgan_eps2',
+             'asgan_eps4', 'asgan_eps8', 'asgan_eps16']
 # study: (arch, methods, default seeds, the claim it tests)
 STUDIES = {
     'dcgan': ('dcgan', ['base', 'asgan', 'dat'], [0, 1, 2, 3, 4],
@@ -86,12 +116,24 @@ STUDIES = {
                         'ssgan_dat'], [0, 1, 2],
               'DAT (SNGAN and SSGAN, hinge loss): DAT improves SNGAN and '
               'SSGAN'),
-    'eps': ('dcgan', ['base', 'asgan_eps0', 'asgan_eps0.5', 'asgan',
-                      'asgan_eps2', 'asgan_eps4', 'asgan_gaussian'],
-            [0, 1, 2],
+    'eps': ('dcgan', ['base', *ASGAN_EPS, 'asgan_gaussian'], [0, 1, 2],
             "AS-GAN's Fig. 3: best between eps 0.5 and 3, eps 4 harmful, "
             'the Gaussian direction no help'),
+    'dat_eps': ('sngan', ['base', 'dat_eps0.5', 'dat', 'dat_eps2',
+                          'dat_eps4', 'dat_eps8', 'dat_reference_eps0.5',
+                          'dat_reference_eps1', 'dat_reference_eps2',
+                          'dat_reference_eps4', 'dat_reference_eps8'],
+                [0, 1, 2],
+                "DAT's eps (SNGAN, hinge loss): which budget helps, in the "
+                "paper's variant and the official code's"),
+    'dcgan_long': ('dcgan', ['base', 'asgan_eps4', 'dat'], [0, 1, 2],
+                   "AS-GAN's claim that the gain lasts: the best settings "
+                   'of the eps studies at 4x the budget'),
 }
+# studies whose figure is the metrics against eps (``<study>.png``)
+EPS_STUDIES = ('eps', 'dat_eps')
+# studies whose budget is a multiple of the usual one
+BUDGET = {'dcgan_long': 4}
 # metric: (label, higher is better, decimals)
 METRICS = {'modes': ('modes (of 1000)', True, 1),
            'kl': ('KL to uniform', False, 3),
@@ -112,8 +154,9 @@ def parse_args(argv=None):
         '--iters', type=int,
         help='runner iterations (default: 1500 on cpu, 20000 on cuda)')
     parser.add_argument(
-        '--evals', type=int, default=4,
-        help='evaluations per run (also its checkpoints)')
+        '--evals', type=int,
+        help='evaluations per run (also its checkpoints); default 4 per '
+        'usual budget')
     parser.add_argument(
         '--num-images', type=int, default=10000,
         help='generated images per evaluation')
@@ -131,8 +174,11 @@ def parse_args(argv=None):
     args.arch = arch
     args.methods = args.methods or methods
     args.seeds = args.seeds or seeds
+    budget = BUDGET.get(args.study, 1)
     if args.iters is None:
-        args.iters = DEFAULT_ITERS[args.device]
+        args.iters = budget * DEFAULT_ITERS[args.device]
+    if args.evals is None:
+        args.evals = 4 * budget
     unknown = [m for m in args.methods if m not in methods]
     if unknown:
         raise UserInputError(
@@ -169,6 +215,7 @@ def config_text(args, method):
     base = ROOT / 'configs' / 'stacked_digits' / f'{args.arch}.py'
     interval = args.iters // args.evals
     return '\n'.join([
+        run_header(args),
         f"_base_ = ['{base}']",
         METHODS[method][0],
         f'total_iters = {args.iters}',
@@ -180,9 +227,18 @@ def config_text(args, method):
     ]) + '\n'
 
 
+def run_folder(args, method, seed):
+    """``<work-dir>/<arch>/<method>/seed<N>``; ``<arch>-<iters>`` for a
+    budget other than the usual one (the runs differ)."""
+    arch = args.arch if args.iters == DEFAULT_ITERS[args.device] else \
+        f'{args.arch}-{args.iters}'
+    return Path(args.work_dir) / arch / method / f'seed{seed}'
+
+
 def make_run(args, method, seed):
-    path = Path(args.work_dir) / args.arch / method / f'seed{seed}'
+    path = run_folder(args, method, seed)
     train_dir = path / 'train'
+    options = ['--deterministic'] if args.deterministic else []
 
     def finished(run):
         done = evaluations(train_dir)
@@ -191,7 +247,8 @@ def make_run(args, method, seed):
     train = Step(
         'train',
         lambda run: tool('train.py', run.config, '--work-dir', train_dir,
-                         '--seed', seed, '--auto-resume'), finished)
+                         '--seed', seed, '--auto-resume', *options),
+        finished)
     return Run(f'{args.arch}/{method}/seed{seed}', path, [train],
                config_text(args, method))
 
@@ -233,13 +290,14 @@ def _number(value, decimals):
     return f'{value:.{decimals}f}'
 
 
-def markdown(args, results):
+def markdown(args, results, env):
     arch, _, _, claim = STUDIES[args.study]
     lines = [
         f'{args.study} study ({claim}); stacked digits, {arch}, '
         f'{args.iters} iterations on {args.device}, seeds '
         f"{' '.join(map(str, args.seeds))}, {args.num_images} generated "
         'images, final evaluation.', '',
+        f'Determined by: {environment_line(env)}.', '',
         '| method | ' + ' | '.join(label for label, _, _ in METRICS.values())
         + ' |', '|---|' + '---|' * len(METRICS)
     ]
@@ -313,15 +371,28 @@ def plot_curves(args, runs, path):
     plt.close(fig)
 
 
+def eps_curves(methods):
+    """The eps curves among ``methods``: ``{label: [methods by eps]}``."""
+    curves = {}
+    for method in sorted((m for m in methods if m in EPS_OF),
+                         key=EPS_OF.get):
+        label = 'DAT, official code' if method.startswith('dat_reference') \
+            else 'DAT, paper' if method.startswith('dat') else 'ASGAN'
+        curves.setdefault(label, []).append(method)
+    return curves
+
+
 def plot_eps(results, path):
-    """AS-GAN's Fig. 3: final metrics against eps, the base model as a band
-    and the Gaussian direction as a separate point (mean +- std)."""
+    """Final metrics against eps (AS-GAN's Fig. 3), one curve per
+    regularizer, the base model as a band and the Gaussian direction as a
+    separate point (mean +- std)."""
     plt, (fig, axes) = _figure(len(METRICS))
-    grid = [m for m in EPS_OF if m in results]
     for ax, (metric, (label, higher, _)) in zip(axes, METRICS.items()):
-        means, stds = zip(*[results[m][metric]['mean_std'] for m in grid])
-        ax.errorbar([EPS_OF[m] for m in grid], means, yerr=stds, marker='o',
-                    capsize=3, label='ASGAN')
+        for name, methods in eps_curves(results).items():
+            means, stds = zip(*[results[m][metric]['mean_std']
+                                for m in methods])
+            ax.errorbar([EPS_OF[m] for m in methods], means, yerr=stds,
+                        marker='o', capsize=3, label=name)
         mean, std = results['base'][metric]['mean_std']
         ax.axhline(mean, color='gray', label='base')
         ax.axhspan(mean - std, mean + std, color='gray', alpha=0.15)
@@ -331,6 +402,7 @@ def plot_eps(results, path):
                         color='tab:red', capsize=3,
                         label='Gaussian direction')
         ax.set_title(label + ('' if higher else ' (lower is better)'))
+        ax.set_xscale('symlog', linthresh=0.5)
         ax.set_xlabel('eps (gray levels)')
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
@@ -345,22 +417,25 @@ def main(argv=None):
     runs = {(m, s): make_run(args, m, s)
             for m in args.methods for s in args.seeds}
     run_all(list(runs.values()), jobs=args.jobs, device=args.device,
-            log=lambda line: print(line, flush=True))
+            threads=args.threads, log=lambda line: print(line, flush=True))
     results = summarise(args, runs)
-    text = markdown(args, results)
+    env = environment(args)
+    text = markdown(args, results, env)
     out = Path(args.work_dir)
     stem = f'results_{args.study}'
     (out / f'{stem}.md').write_text(text + '\n')
     (out / f'{stem}.json').write_text(json.dumps(
         dict(settings=vars(args),
+             environment=env,
              results=results,
              curves={m: [evaluations(runs[m, s].path / 'train')
                          for s in args.seeds] for m in args.methods}),
         indent=1))
-    figure = 'eps.png' if args.study == 'eps' else f'metrics_{args.study}.png'
-    if args.study == 'eps':
+    if args.study in EPS_STUDIES:
+        figure = f'{args.study}.png'
         plot_eps(results, out / figure)
     else:
+        figure = f'metrics_{args.study}.png'
         plot_curves(args, runs, out / figure)
     print(text)
     print(f'written: {out / stem}.md, .json, {out / figure}')

@@ -33,7 +33,8 @@ from mmgen_adv.errors import UserInputError
 from mmgen_adv.robust import OFFICIAL_EPS_GRID, plot_accuracy
 from mmgen_adv.statistics import mean_std, paired
 from mmgen_adv.study import (ROOT, Run, Step, add_study_arguments,
-                             check_study_arguments, run_all, tool)
+                             check_study_arguments, environment,
+                             environment_line, run_all, tool)
 
 CONFIG = ROOT / 'configs' / 'robgan' / 'robgan_digits.py'
 EPS_GRID = [*OFFICIAL_EPS_GRID, 8]  # the official grid plus 8 gray levels
@@ -106,7 +107,9 @@ def make_run(args, seed):
         robgan_before_finetune=gan_ckpt)
     steps = [
         Step('gan', tool('train.py', CONFIG, '--work-dir', path / 'gan',
-                         '--seed', seed, '--auto-resume', '--cfg-options',
+                         '--seed', seed, '--auto-resume',
+                         *(['--deterministic'] if args.deterministic else []),
+                         '--cfg-options',
                          f'total_iters={args.gan_iters}',
                          f'checkpoint_config.interval={args.gan_iters}',
                          f'model.adv_cfg.eps={args.eps}'),
@@ -162,7 +165,7 @@ def summarise(args, runs):
     return results
 
 
-def markdown(args, results):
+def markdown(args, results, env):
     updates = args.gan_iters + args.finetune_iters
     steps = ' / '.join(str(v) for v in results['madry_time_steps'].values())
     lines = [
@@ -171,7 +174,9 @@ def markdown(args, results):
         f'{args.gan_iters} GAN iterations + {args.finetune_iters} '
         f'fine-tuning steps; madry_updates: {updates} steps (the same '
         f'number of attacked D updates); madry_time: the same wall-clock '
-        f'time ({steps} steps per seed).', '',
+        f'time ({steps} steps per seed: the one figure that depends on the '
+        "machine's speed, measured wall-clock in this sitting).", '',
+        f'Determined by: {environment_line(env)}.', '',
         '| eps (gray levels) | ' + ' | '.join(MODELS) +
         ' | Rob-GAN - madry_updates | Rob-GAN - madry_time |',
         '|---|' + '---|' * (len(MODELS) + 2)
@@ -201,13 +206,15 @@ def main(argv=None):
     args = parse_args(argv)
     runs = {seed: make_run(args, seed) for seed in args.seeds}
     run_all(list(runs.values()), jobs=args.jobs, device=args.device,
-            log=lambda line: print(line, flush=True))
+            threads=args.threads, log=lambda line: print(line, flush=True))
     results = summarise(args, runs)
-    text = markdown(args, results)
+    env = environment(args)
+    text = markdown(args, results, env)
     out = Path(args.work_dir)
     (out / 'results_robust.md').write_text(text + '\n')
     (out / 'results_robust.json').write_text(json.dumps(
-        dict(settings=vars(args), results=results), indent=1))
+        dict(settings=vars(args), environment=env, results=results),
+        indent=1))
     models = results['models']
     plot_accuracy({m: [mean for mean, _ in models[m]['mean_std']]
                    for m in MODELS}, args.eps_grid, out / 'robust.png',
