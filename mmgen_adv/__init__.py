@@ -1,8 +1,20 @@
 """mmgen_adv: adversarial training of GAN discriminators for MMGeneration.
 
+Three layers, a folder each:
+
+* ``methods/``: the algorithms, independent of the toolbox (attacks,
+  regularizers, the D update they make, SSGAN's task, Rob-GAN's robust
+  classifier), and ``models/``: their host in mmgen (the host adapter, the
+  models and discriminators registered in mmgen, the methods' hooks);
+* ``runs/``: training runs made safe around the toolbox (compat with the
+  pinned PyTorch, config and data checks, checkpoints, the work dir, the
+  hooks that make runs exact and stoppable, the command-line conventions);
+* ``evidence/``: what the claims are measured with (offline datasets and
+  metrics, studies over seeds, their statistics, evaluation).
+
 Importing the package makes mmgen 0.7.3 work on the pinned PyTorch (see
-:mod:`mmgen_adv.compat`) and registers everything it provides into mmgen's
-and mmcv's registries, so a config only needs
+:mod:`mmgen_adv.runs.compat`) and registers everything it provides into
+mmgen's and mmcv's registries, so a config only needs
 ``custom_imports = dict(imports=['mmgen_adv'], allow_failed_imports=False)``.
 """
 import warnings
@@ -11,11 +23,12 @@ import warnings
 warnings.filterwarnings(
     'ignore', message='On January 1, 2023, MMCV', category=UserWarning)
 
-from . import compat  # noqa: E402
+from .runs import compat  # noqa: E402
 
 compat.apply()
 
-from . import datasets, hooks, metrics, models  # noqa: E402,F401 (registry)
+from . import evidence, models  # noqa: E402,F401 (registries)
+from .runs import hooks  # noqa: E402,F401 (registries)
 from .version import __version__  # noqa: E402
 
 __all__ = ['__version__', 'compat']

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import mmgen_adv  # noqa: F401  (compat before anything imports mmgen.models)
-from mmgen_adv.datasets.digits import load_digits_images
+from mmgen_adv.evidence.datasets.digits import load_digits_images
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / 'tools'

@@ -58,7 +58,7 @@ def _kill_during_save(iteration):
 
 
 def _kill_before_latest(iteration):
-    import mmgen_adv.hooks.checkpoint as checkpoint_hook
+    import mmgen_adv.runs.hooks.checkpoint as checkpoint_hook
     original = checkpoint_hook.point_latest
 
     def point_latest(folder, filename, *args, **kwargs):

@@ -7,8 +7,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmgen.models import build_model
 
-from mmgen_adv import attacks
 from mmgen_adv.errors import ConfigError, NonFiniteLossError
+from mmgen_adv.methods import attacks
+from mmgen_adv.models.host import NonFiniteGuard
+
+MAX_NONFINITE_FP16_ITERS = NonFiniteGuard.MAX_FP16_ITERS
 
 GAN_TYPES = ['vanilla', 'lsgan', 'wgan', 'hinge', 'wgan-logistic-ns']
 
@@ -235,7 +238,7 @@ def linear_d_inputs(adv_cfg, gan_type):
     reals, fakes = disc.images(REAL_D), disc.images(FAKE_D)
     model.discriminator = disc
     model.generator = FixedGenerator(fakes)
-    model.adv.bind(model)
+    model.adv.bind(model.host_class(model))
     seen = []
     disc.register_forward_hook(
         lambda module, args, out: seen.append(args[0].detach().clone()))
@@ -369,7 +372,7 @@ def test_dat_gradient_step_is_eq_10():
     level), the raw gradient of Eq. 10, not its sign."""
     cfg = dict(type='DAT', step='gradient', eps=3.0, score='output')
     model, disc, reals, _, seen, _ = linear_d_inputs(cfg, 'wgan')
-    assert model.adv.gradient_source == 'separate'  # needs the size
+    assert model.adv.attack_pass == 'separate'  # needs the size
     side = torch.tensor(toward_mean(REAL_D, -0.75)).view(-1, 1, 1, 1)
     expected = reals + attacks.gray_levels(3.0) * side * disc.weight.detach()
     assert torch.allclose(seen[2], expected, atol=1e-7)
@@ -413,8 +416,8 @@ def test_dat_reference_step_is_the_clamped_raw_gradient():
     (sngan(dict(type='DAT', attack_pass='separate'), gan_type='vanilla'),
      'separate'),
 ])
-def test_gradient_source(cfg, source):
-    assert build(cfg).adv.gradient_source == source
+def test_attack_pass_is_decided_at_build(cfg, source):
+    assert build(cfg).adv.attack_pass == source
 
 
 def test_backward_gradient_refused_where_it_is_not_exact():
@@ -439,8 +442,8 @@ def test_asgan_backward_gradient_equals_separate_pass(adv_cfg, gan_type):
                         gan_type=gan_type))
     separate = build(dcgan(dict(adv_cfg, attack_pass='separate'),
                            gan_type=gan_type))
-    assert cheap.adv.gradient_source == 'backward'
-    assert separate.adv.gradient_source == 'separate'
+    assert cheap.adv.attack_pass == 'backward'
+    assert separate.adv.attack_pass == 'separate'
     train(cheap, 3)
     train(separate, 3)
     assert_same_params(cheap, separate)
@@ -478,7 +481,7 @@ def test_signed_backward_direction_equals_separate_pass(
     _, adv_separate = attacked_inputs(
         sngan(dict(adv_cfg, attack_pass='separate'), gan_type=gan_type),
         sides)
-    assert cheap.adv.gradient_source == 'backward_signed'
+    assert cheap.adv.attack_pass == 'backward_signed'
     for a, b in zip(adv_cheap, adv_separate):
         assert (a == b).float().mean() > 0.999
 
@@ -598,7 +601,7 @@ def test_r1_in_stylegan2_keeps_training():
             data_info=dict(real_data='real_imgs', discriminator='disc')),
         adv_cfg=dict(type='DAT', eps=1.0))
     model = build(cfg)
-    assert model.adv.gradient_source == 'separate'  # minibatch stddev
+    assert model.adv.attack_pass == 'separate'  # minibatch stddev
     logs = train(model, 2)
     assert all('loss_r1_gp' in o['log_vars'] for o in logs)
 
@@ -672,7 +675,6 @@ def test_fp16_overflow_is_skipped_until_it_persists():
     """Under the loss scaler a non-finite loss is an overflow the scaler
     skips (D unchanged, scale lowered); only a run of
     MAX_NONFINITE_FP16_ITERS such iterations stops training."""
-    from mmgen_adv.models.adversarial_gan import MAX_NONFINITE_FP16_ITERS
     model = build(sngan(dict(type='DAT')))
     optim = optimizers(model)
     scaler = CountingScaler()
@@ -712,7 +714,9 @@ def test_fp16_overflow_is_skipped_until_it_persists():
      r"of ASGAN; allowed: \['eps', 'score', 'perturb_fake', 'update', "
      r"'second_step_fakes', 'direction', 'gap_interval', 'attack_pass'\]"),
     (dict(type='ASGAN', lambda_adv=1.0), 'adv_cfg.lambda_adv is not an '
-     'option of ASGAN.*loss weights are DAT options'),
+     r'option of ASGAN.* \(lambda_adv is an option of DAT\)'),
+    (dict(type='ASGAN', epss=1.0), "adv_cfg.epss is not an option of ASGAN"
+     r".*; did you mean 'eps'\?"),
     (dict(type='ASGAN', eps=-1.0), r'adv_cfg \(ASGAN\).eps must be in '
      r'\[0.0, 64.0\], got -1.0'),
     (dict(type='ASGAN', eps=100), r'eps must be in \[0.0, 64.0\], got 100'),
@@ -739,7 +743,7 @@ def test_fp16_overflow_is_skipped_until_it_persists():
      r"\['paper', 'reference'\], got 'official'"),
     (dict(type='DAT', step='fgsm'), r"step must be one of \['sign', "
      r"'gradient', 'clamped_gradient'\], got 'fgsm'"),
-    (dict(type='DAT', lambda_adv=-1), r'lambda_adv must be in \[0.0, None'),
+    (dict(type='DAT', lambda_adv=-1), 'lambda_adv must be >= 0.0, got -1'),
     (dict(type='DAT', lambda_clean=0, lambda_adv=0), 'cannot both be 0'),
     (dict(type='DAT', attack_pass='fast'), r"attack_pass must be one of "
      r"\['auto', 'backward', 'separate'\]"),

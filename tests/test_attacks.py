@@ -1,5 +1,6 @@
 """Attacks: budgets, directions, and a discriminator left untouched."""
 import copy
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -7,7 +8,8 @@ import torch.nn as nn
 from mmcv.parallel import MMDataParallel
 from mmgen.models import build_module
 
-from mmgen_adv import attacks
+from mmgen_adv.methods import attacks
+from mmgen_adv.models.host import MMGenHost
 
 from conftest import DEVICES
 
@@ -217,23 +219,32 @@ class WrapperThatMustNotRun(MMDataParallel):
         raise AssertionError('the attack called the wrapper, not its module')
 
 
-def test_attacks_unwrap_data_parallel(monkeypatch):
+def attack_through_the_host(wrapped, x):
+    """An attack as a training step makes it: on the host's bare D."""
+    model = SimpleNamespace(discriminator=wrapped, generator=None,
+                            gan_loss=None, _parse_losses=None)
+    host = MMGenHost(model)
+    assert host.discriminator is wrapped.module
+    return attacks.fgsm(host.discriminator, x, raw_sum, EPS,
+                        forward=lambda x: host.disc(x, bare=True))
+
+
+def test_attacks_run_on_the_module_inside_a_wrapper(monkeypatch):
     disc, x = LinearDisc(), images()
     with monkeypatch.context() as cpu_host:
         # mmcv's CPU wrapper (no device ids), also on a GPU host
         cpu_host.setattr(torch.cuda, 'is_available', lambda: False)
         wrapped = WrapperThatMustNotRun(copy.deepcopy(disc))
     assert not wrapped.device_ids
-    assert torch.equal(
-        attacks.fgsm(wrapped, x, raw_sum, EPS),
-        attacks.fgsm(disc, x, raw_sum, EPS))
+    assert torch.equal(attack_through_the_host(wrapped, x),
+                       attacks.fgsm(disc, x, raw_sum, EPS))
 
 
 @pytest.mark.cuda
-def test_attacks_unwrap_data_parallel_on_the_gpu():
+def test_attacks_run_on_the_module_inside_a_wrapper_on_the_gpu():
     disc, x = LinearDisc().cuda(), images(device='cuda')
     wrapped = WrapperThatMustNotRun(copy.deepcopy(disc), device_ids=[0])
-    adv = attacks.fgsm(wrapped, x, raw_sum, EPS)
+    adv = attack_through_the_host(wrapped, x)
     assert adv.is_cuda
     assert torch.equal(adv, attacks.fgsm(disc, x, raw_sum, EPS))
 

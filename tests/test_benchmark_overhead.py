@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from mmgen_adv.runs.config import load_config
+
 from conftest import DEVICES, ROOT, run_tool
-from mmgen_adv.config import load_config
 
 spec = importlib.util.spec_from_file_location(
     'benchmark_overhead', ROOT / 'tools/benchmark_overhead.py')

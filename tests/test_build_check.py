@@ -9,7 +9,7 @@ import textwrap
 import pytest
 import torch
 
-from mmgen_adv import environment
+from mmgen_adv.runs import environment
 
 from conftest import ROOT, run_tool, tool_env, write_config
 
@@ -185,7 +185,7 @@ CRASHING_REPORT = textwrap.dedent('''
     import sys
     import mmgen_adv, crashing_compiler_query
     from mmgen.utils import collect_env as toolbox_collect_env
-    from mmgen_adv.environment import collect_env
+    from mmgen_adv.runs.environment import collect_env
     env = collect_env()
     print('report:', env['MMCV Compiler'], '|', env['MMCV CUDA Compiler'])
     sys.stdout.flush()

@@ -11,13 +11,13 @@ import pytest
 import torch
 from mmgen.models import build_model
 
-from mmgen_adv.checkpoints import (CheckpointError, check_fits,
-                                   list_checkpoints, load_weights,
-                                   newest_complete, point_latest,
-                                   read_checkpoint, save_atomically,
-                                   state_dict_mismatch)
 from mmgen_adv.errors import UserInputError
-from mmgen_adv.workdir import WorkDirLock, carry_out, plan_start
+from mmgen_adv.runs.checkpoints import (CheckpointError, check_fits,
+                                        list_checkpoints, load_weights,
+                                        newest_complete, point_latest,
+                                        read_checkpoint, save_atomically,
+                                        state_dict_mismatch)
+from mmgen_adv.runs.workdir import WorkDirLock, carry_out, plan_start
 
 from conftest import ROOT, tool_env
 
@@ -228,7 +228,7 @@ def test_start_plans(tmp_path):
 # -- the lock --------------------------------------------------------------
 HOLD_LOCK = textwrap.dedent('''
     import sys, time
-    from mmgen_adv.workdir import WorkDirLock
+    from mmgen_adv.runs.workdir import WorkDirLock
     WorkDirLock(sys.argv[1]).acquire()
     print('locked', flush=True)
     time.sleep(600)

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmgen_adv import compat
+from mmgen_adv.runs import compat
 
 from conftest import tool_env
 

@@ -2,8 +2,8 @@
 import mmcv
 import pytest
 
-from mmgen_adv.config import dump_flat_config, load_config
 from mmgen_adv.errors import UserInputError
+from mmgen_adv.runs.config import dump_flat_config, load_config
 
 from conftest import write_config
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmgen_adv.config import load_config
+from mmgen_adv.runs.config import load_config
 
 from conftest import DEVICES, ROOT, run_tool, write_config
 

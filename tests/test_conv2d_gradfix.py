@@ -10,13 +10,13 @@ as a GPU's.
 import math
 import random
 
+import mmgen.ops.conv2d_gradfix as gradfix
 import pytest
 import torch
 import torch.nn.functional as F
 from mmgen.models import build_model
 
-import mmgen.ops.conv2d_gradfix as gradfix
-from mmgen_adv import compat
+from mmgen_adv.runs import compat
 
 # (transpose, in channels, out channels, kernel, stride, padding,
 #  output_padding, dilation, groups): StyleGAN2's own shapes (3x3 same,

@@ -5,9 +5,9 @@ import json
 import math
 
 import pytest
+from test_configs import read_log
 
 from conftest import run_tool, write_config
-from test_configs import read_log
 
 FP16 = 'mmgen::styleganv2/stylegan2_c2_fp16_quicktest_ffhq_256_b4x8_800k.py'
 ITERS = 6  # R1 (every 16 iterations) at 0, path length (every 4) at 0 and 4

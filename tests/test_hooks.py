@@ -11,9 +11,10 @@ import torch.nn as nn
 from mmgen.models import build_model
 
 from mmgen_adv.errors import ConfigError
-from mmgen_adv.hooks import AdvEpsScheduleHook, DiscRobustnessProbeHook
-from mmgen_adv.hooks.robustness_probe import (gradient_picture,
-                                              gradient_stats, steps_to_fool)
+from mmgen_adv.models.hooks import AdvEpsScheduleHook, DiscRobustnessProbeHook
+from mmgen_adv.models.hooks.robustness_probe import (gradient_picture,
+                                                     gradient_stats,
+                                                     steps_to_fool)
 
 from conftest import DEVICES, ROOT, run_tool, write_config
 
@@ -104,8 +105,8 @@ def test_schedule_target_within_the_regularizers_limit(adv_cfg, refused):
 
 def test_schedule_needs_adv_training():
     model = tiny_dcgan(type='StaticUnconditionalGAN')
-    with pytest.raises(ConfigError, match='needs a model trained with '
-                       'adv_cfg'):
+    with pytest.raises(ConfigError, match='needs a model trained with an '
+                       'attack in adv_cfg'):
         AdvEpsScheduleHook().before_run(fake_runner(model))
 
 
@@ -223,7 +224,7 @@ def test_gradient_statistics_and_picture(device):
 @pytest.mark.parametrize('kwargs, message', [
     (dict(interval=0), 'interval must be an int >= 1, got 0'),
     (dict(num_images=1), 'num_images must be an int >= 2'),
-    (dict(step_size=0), 'step_size must be a number > 0'),
+    (dict(step_size=0), 'step_size must be > 0.0, got 0'),
     (dict(mode='test'), r"mode must be one of \['eval', 'train'\]"),
 ])
 def test_bad_probe_settings_are_refused(kwargs, message):
@@ -321,7 +322,7 @@ def test_plot_log_overlays_runs(tmp_path):
 
 # -- log window ------------------------------------------------------------
 def test_windowed_log_buffer_logs_what_each_window_measured():
-    from mmgen_adv.hooks import WindowedLogBuffer
+    from mmgen_adv.runs.hooks import WindowedLogBuffer
     buffer = WindowedLogBuffer()
     for iteration in range(1, 7):
         buffer.iteration = iteration
@@ -345,7 +346,7 @@ def test_windowed_log_buffer_logs_what_each_window_measured():
 
 
 def test_windowed_log_buffer_restores_the_unlogged_window():
-    from mmgen_adv.hooks import WindowedLogBuffer
+    from mmgen_adv.runs.hooks import WindowedLogBuffer
     saved = WindowedLogBuffer()
     for iteration in (5, 6, 7):  # logged every 2: window 5-6 is done
         saved.iteration = iteration

@@ -14,10 +14,10 @@ import torch
 from mmgen.datasets import build_dataset
 from mmgen.models import build_model
 
-from mmgen_adv.config import load_config, toolbox_config_dir
-from mmgen_adv.data_checks import (check_dataset_paths, check_samples,
-                                   dataset_reads, generated_shape)
 from mmgen_adv.errors import UserInputError
+from mmgen_adv.runs.config import load_config, toolbox_config_dir
+from mmgen_adv.runs.data_checks import (check_dataset_paths, check_samples,
+                                        dataset_reads, generated_shape)
 
 from conftest import ROOT, write_config, write_digit_pngs
 
@@ -54,8 +54,9 @@ def shipped():
 
 # -- config keys ---------------------------------------------------------
 def options(*pairs):
-    from mmcv import DictAction
     import argparse
+
+    from mmcv import DictAction
     parser = argparse.ArgumentParser()
     parser.add_argument('--o', nargs='+', action=DictAction)
     return parser.parse_args(['--o', *pairs]).o
@@ -81,12 +82,13 @@ def options(*pairs):
     ('model.generator.type=DCGANGenerater', "model.generator.type: "
      "'DCGANGenerater' is not registered in the 'module' registry;"
      " did you mean 'DCGANGenerator'?"),
-    ('model.adv_cfg.gap_intervl=1', "config key 'model.adv_cfg.gap_intervl'"
-     " is not read by ASGAN (the class's arguments): did you mean "
-     "'gap_interval'?"),
-    ('model.adv_cfg.type=ASGANX', "model.adv_cfg.type: 'ASGANX' is not "
-     "registered in the 'adversarial regularizer' registry; did you"
-     " mean 'ASGAN'?"),
+    # the regularizers' own check, the one the model build makes
+    ('model.adv_cfg.gap_intervl=1', "model.adv_cfg.gap_intervl is not an "
+     "option of ASGAN; allowed: ['eps', 'score', 'perturb_fake', 'update', "
+     "'second_step_fakes', 'direction', 'gap_interval', 'attack_pass']; did "
+     "you mean 'gap_interval'?"),
+    ('model.adv_cfg.type=ASGANX', "model.adv_cfg.type 'ASGANX' is not one of"
+     " ['ASGAN', 'DAT', 'PGD']; did you mean 'ASGAN'?"),
 ])
 def test_cfg_option_typos_are_refused(option, message):
     with pytest.raises(UserInputError) as err:
@@ -375,7 +377,7 @@ def demo_variant(tmp_path, extra):
 @pytest.fixture(scope='module')
 def demo_checkpoint(tmp_path_factory):
     """A checkpoint of the small demo model (weights and optimizer)."""
-    from mmgen_adv.config import load_config as load
+    from mmgen_adv.runs.config import load_config as load
     tmp = tmp_path_factory.mktemp('demo_ckpt')
     cfg = load(demo_variant(tmp, ''))
     model = build_model(cfg.model, train_cfg=cfg.train_cfg)
@@ -443,7 +445,7 @@ def test_train_refuses_bad_input_before_writing(train_tool, tmp_path,
 
 
 def test_train_refuses_a_work_dir_in_use(train_tool, tmp_path, capsys):
-    from mmgen_adv.workdir import WorkDirLock
+    from mmgen_adv.runs.workdir import WorkDirLock
     work = tmp_path / 'work'
     lock = WorkDirLock(str(work)).acquire()
     try:

@@ -143,6 +143,7 @@ def test_finetune_stops_on_sigterm_and_resumes_exactly(gan_checkpoint,
     import signal
     import subprocess
     import sys
+
     from conftest import tool_env
     common = [CONFIG, gan_checkpoint, '--iters', 8, '--batch-size', 8,
               '--eps', 2, '--log-interval', 1, '--checkpoint-interval', 2,

@@ -4,12 +4,12 @@ import pytest
 import torch
 from mmgen.models import build_model, build_module
 
-from mmgen_adv import attacks
 from mmgen_adv.errors import ConfigError
-from mmgen_adv.models import DiscStep, rotate_quarters
-from mmgen_adv.models.disc_step import DiscBatch
-from mmgen_adv.robust import (accuracy_under_attack, adversarial_finetune,
-                              class_logits)
+from mmgen_adv.methods import attacks
+from mmgen_adv.methods.disc_step import DiscBatch, DiscStep
+from mmgen_adv.methods.robust import (accuracy_under_attack,
+                                      adversarial_finetune, class_logits)
+from mmgen_adv.methods.rotation import rotate_quarters
 
 from conftest import DEVICES
 from test_attacks import snapshot
@@ -170,9 +170,8 @@ def test_ssgan_rotation_weights():
     model = ssgan(disc_rotation_weight=1.0, gen_rotation_weight=0.2)
     model.discriminator.eval()  # no power iteration between the forwards
     real = images(8)
-    terms = model.disc_losses(
-        type('B', (), dict(real=real, fake=images(8, 1), real_label=None,
-                           fake_label=None, iteration=0, batch_size=8))(),
+    terms = model.host_class(model).disc_terms(
+        DiscBatch(real, images(8, 1), None, None, iteration=0),
         model.discriminator(images(8, 1)), model.discriminator(real))
     rotated, k = rotate_quarters(real)
     _, logits = model.discriminator(rotated, return_aux=True)
@@ -188,7 +187,7 @@ def test_ssgan_rotation_weights():
 def test_ssgan_takes_adv_cfg():
     model = ssgan(dict(type='DAT', eps=2.0, score='loss'))
     # the SN ResNet D treats samples independently: signed x.grad is exact
-    assert model.adv.gradient_source == 'backward_signed'
+    assert model.adv.attack_pass == 'backward_signed'
     out = model.train_step(dict(real_img=images(8)), optimizers(model),
                            running_status=dict(iteration=0))['log_vars']
     for key in ('loss_disc_adv_real', 'loss_disc_adv_fake',
@@ -214,7 +213,7 @@ def test_ssgan_needs_a_rotation_head():
 def pgd_attack(model, x, y):
     """The model's PGD attacker on real images ``x`` labelled ``y``."""
     batch = DiscBatch(x, x, y, y, iteration=0)
-    return model.adv.attack(DiscStep(model, batch, None, None, None), x)
+    return model.adv.attack(DiscStep(model.host_class(model), batch), x)
 
 
 @pytest.mark.parametrize('device', DEVICES)
@@ -235,9 +234,10 @@ def test_pgd_attacker_respects_budget_and_leaves_d_alone(mode, device):
     assert (adv - x).abs().max() <= attacks.gray_levels(4.0) + 1e-6
     assert adv.min() >= -1 and adv.max() <= 1
     # the attack raises D's loss on these real images (in its mode)
+    host = model.host_class(model)
     with torch.no_grad(), attacks.untouched(disc, mode):
-        assert model.real_attack_objective(disc(adv, return_aux=True), y) > \
-            model.real_attack_objective(disc(x, return_aux=True), y)
+        assert host.real_attack_objective(host.disc(adv, y), y) > \
+            host.real_attack_objective(host.disc(x, y), y)
 
 
 def test_pgd_attacker_uses_labels():
@@ -277,8 +277,9 @@ def test_robgan_loss_weights():
     batch = DiscBatch(images(8), images(8, 1), y, y_fake, iteration=0)
     for fake_class_loss in (False, True):
         model = robgan(lam=0.3, fake_class_loss=fake_class_loss)
-        terms = model.disc_losses(batch, (logit_f, class_f),
-                                  (logit_r, class_r))
+        host = model.host_class(model)
+        terms = host.disc_terms(batch, (logit_f, class_f),
+                                (logit_r, class_r))
         fake_lam = 0.3 if fake_class_loss else 1.0
         assert terms['loss_disc_real'] == pytest.approx(
             0.3 * bce(logit_r, torch.ones_like(logit_r)).item())
@@ -290,7 +291,7 @@ def test_robgan_loss_weights():
         if fake_class_loss:
             assert terms['loss_disc_class_fake'] == pytest.approx(
                 0.7 * ce(class_f, y_fake).item())
-    gen = model.gen_losses(
+    gen = host.gen_terms(
         dict(gen=model.generator, disc=model.discriminator,
              fake_imgs=batch.fake, disc_pred_fake_g=(logit_f, class_f),
              iteration=0, batch_size=8, fake_label=y_fake))
@@ -299,7 +300,7 @@ def test_robgan_loss_weights():
     assert gen['loss_gen_class'] == pytest.approx(
         0.7 * ce(class_f, y_fake).item())
     # the attacker raises the same weighted loss on reals
-    assert model.real_attack_objective((logit_r, class_r), y).item() == \
+    assert host.real_attack_objective((logit_r, class_r), y).item() == \
         pytest.approx(0.3 * bce(logit_r, torch.ones_like(logit_r)).item() +
                       0.7 * ce(class_r, y).item())
 

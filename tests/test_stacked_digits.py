@@ -10,10 +10,15 @@ import numpy as np
 import pytest
 import torch
 
-from mmgen_adv.datasets.digits import load_digits_images, split_indices
-from mmgen_adv.datasets.stacked_digits import StackedDigitsDataset, mode_of
-from mmgen_adv.metrics import StackedDigits, load_classifier, mode_statistics
-from mmgen_adv.metrics.digit_classifier import cache_key, held_out_accuracy
+from mmgen_adv.evidence.datasets.digits import (load_digits_images,
+                                                split_indices)
+from mmgen_adv.evidence.datasets.stacked_digits import (StackedDigitsDataset,
+                                                        mode_of)
+from mmgen_adv.evidence.metrics import (StackedDigits, load_classifier,
+                                        mode_statistics)
+from mmgen_adv.evidence.metrics.digit_classifier import (RECIPE, cache_key,
+                                                         held_out_accuracy,
+                                                         train_classifier)
 
 from conftest import ROOT, run_tool
 
@@ -72,11 +77,26 @@ def test_classifier_is_accurate_and_cached(tmp_path):
     # a damaged cache entry is named in one line, not retrained over
     data = (tmp_path / name).read_bytes()
     (tmp_path / name).write_bytes(data[:len(data) // 2])
-    from mmgen_adv.checkpoints import CheckpointError
+    from mmgen_adv.runs.checkpoints import CheckpointError
     with pytest.raises(CheckpointError, match=r"cached digit classifier "
                        r"\(delete it to train it again\) '.*' cannot be "
                        'used: it is truncated'):
         load_classifier(tmp_path)
+
+
+def test_classifier_weights_do_not_depend_on_the_threads(monkeypatch):
+    """The classifier trains on a fixed number of threads, so every metric
+    read through it is the same on a machine with other cores."""
+    monkeypatch.setitem(RECIPE, 'epochs', 1)
+    before = torch.get_num_threads()
+    nets = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        nets.append(train_classifier()[0])
+        assert torch.get_num_threads() == threads  # and put back
+    torch.set_num_threads(before)
+    for a, b in zip(*(net.state_dict().values() for net in nets)):
+        assert torch.equal(a, b)
 
 
 def test_modes_of_stacks_are_read_back(metric):
@@ -218,7 +238,8 @@ def test_ssgan_dat_is_also_paired_with_ssgan(monkeypatch):
     assert 'vs_ssgan' not in results['dat']['fd']
     assert 'vs_base' not in results['base']['fd']
     env = dict(versions=dict(torch='x'), device='cpu', cpu='a cpu',
-               threads_per_run=1, deterministic=True, commit='abc')
+               threads_per_run=1, deterministic=True, commit='abc',
+               digit_classifier=dict(cache_key='0123', held_out_accuracy=0.5))
     text = tool.markdown(args, results, env)
     assert 'Determined by: cpu (a cpu), 1 thread(s) per run' in text
     assert '| ssgan_dat - ssgan | ' in text and '| dat - base | ' in text
@@ -256,8 +277,9 @@ def test_benchmark_continues_an_interrupted_run(tmp_path):
     run = tmp_path / 'dcgan' / 'base' / 'seed0'
     train = run / 'train'
     shutil.rmtree(train)
+    # as the study trains it: one thread, deterministic
     run_tool('train.py', run / 'config.py', '--work-dir', train, '--seed', 0,
-             '--cfg-options', 'total_iters=2')
+             '--deterministic', '--cfg-options', 'total_iters=2', threads=1)
     ckpts = train / 'ckpt' / 'train'
     assert sorted(p.name for p in ckpts.glob('iter_*.pth')) == ['iter_2.pth']
     result = run_tool('benchmark_quality.py', *args)

@@ -4,7 +4,7 @@ import math
 import pytest
 from scipy import stats as scipy_stats
 
-from mmgen_adv.statistics import mean_std, paired, sign_test
+from mmgen_adv.evidence.statistics import mean_std, paired, sign_test
 
 
 def test_mean_std_is_the_sample_std():

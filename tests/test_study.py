@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mmgen_adv.errors import UserInputError
-from mmgen_adv.study import Run, Step, check_study_arguments, run_all
+from mmgen_adv.evidence.study import Run, Step, check_study_arguments, run_all
 
 
 def touch_step(name, seconds=0.0):
@@ -90,7 +90,7 @@ def test_device_cuda_without_a_gpu_is_refused(monkeypatch):
     """Otherwise every run of a GPU study would train on the CPU, at the
     GPU's 20k-iteration budget, without a word."""
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
-    args = SimpleNamespace(jobs=2, seeds=[0, 1], device='cuda')
+    args = SimpleNamespace(jobs=2, threads=1, seeds=[0, 1], device='cuda')
     with pytest.raises(UserInputError, match=r'^--device cuda: no GPU is '
                        r'visible here \(torch.cuda.is_available\(\) is '
                        r'False\); use --device cpu$'):

@@ -9,9 +9,9 @@ from pathlib import Path
 import mmcv
 import pytest
 import torch
+from inception_standin import save_standin
 
 from conftest import ROOT, run_tool, write_config, write_digit_pngs
-from inception_standin import save_standin
 
 IMPORTS = "custom_imports = dict(imports=['mmgen_adv'], " \
     'allow_failed_imports=False)\n'
@@ -284,6 +284,7 @@ def test_toolbox_tool_refuses_local_rank_dash():
             "'tools', 'train.py'), run_name='__main__')")
     import subprocess
     import sys
+
     from conftest import tool_env
     result = subprocess.run([sys.executable, '-c', code], capture_output=True,
                             text=True, env=tool_env(), timeout=300)
@@ -369,8 +370,8 @@ def test_toolbox_distributed_training_needs_the_cpu_fix(tmp_path,
     code = f'''
 import sys, torch.distributed as dist
 import mmgen_adv
-from mmgen_adv import compat
-from mmgen_adv.config import load_config
+from mmgen_adv.runs import compat
+from mmgen_adv.runs.config import load_config
 from mmgen.apis import train_model
 from mmgen.datasets import build_dataset
 from mmgen.models import build_model
@@ -391,6 +392,7 @@ print('trained')
 '''
     import subprocess
     import sys
+
     from conftest import tool_env
     result = subprocess.run([sys.executable, '-c', code], capture_output=True,
                             text=True, env=tool_env(), timeout=300)

@@ -62,6 +62,7 @@ import mmgen_adv  # noqa: F401  (first: makes mmgen importable)
 import torch
 from mmgen.models import build_model
 
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 VARIANTS = {

@@ -24,7 +24,7 @@ Studies (methods; default seeds):
   and the official code's (eps the clamp of its step) at 0.5 to 8 gray
   levels; 3 seeds; ``dat_eps.png``.
 - ``dcgan_long``: the dcgan setting at 4 times the budget (6000 iterations
-  on cpu), evaluated 16 times: base and the best setting of each
+  on cpu), evaluated 8 times: base and the best setting of each
   regularizer; 3 seeds.
 
 Each run is ``tools/train.py --auto-resume`` on
@@ -32,7 +32,7 @@ Each run is ``tools/train.py --auto-resume`` on
 ``--seed``; its ``GenerativeEvalHook`` computes the ``StackedDigits``
 metrics (modes covered, KL from uniform, classifier Frechet distance)
 ``--evals`` times. Runs live in ``<work-dir>/<arch>/<method>/seed<N>``
-(``<arch>-<iters>`` at another budget) and are shared between studies (the eps study reuses the DCGAN study's base and
+(``<arch>-<iters>`` for dcgan_long) and are shared between studies (the eps study reuses the DCGAN study's base and
 ASGAN runs); a finished run is reused and an interrupted one continues from
 its newest checkpoint, so a study can be run over several sittings. ``--jobs
 N`` trains N runs side by side, each with ``--threads`` intra-op threads
@@ -50,12 +50,15 @@ from pathlib import Path
 
 import numpy as np
 
-from mmgen_adv.cli import one_line_errors
 from mmgen_adv.errors import UserInputError
-from mmgen_adv.statistics import mean_std, paired
-from mmgen_adv.study import (ROOT, Run, Step, add_study_arguments,
-                             check_study_arguments, environment,
-                             environment_line, run_all, run_header, tool)
+from mmgen_adv.evidence.metrics.digit_classifier import (cache_key,
+                                                         load_classifier)
+from mmgen_adv.evidence.statistics import mean_std, paired
+from mmgen_adv.evidence.study import (ROOT, Run, Step, add_study_arguments,
+                                      check_study_arguments, environment,
+                                      environment_line, run_all, run_header,
+                                      tool)
+from mmgen_adv.runs.cli import one_line_errors
 
 
 def adv_cfg(**options):
@@ -132,8 +135,10 @@ STUDIES = {
 }
 # studies whose figure is the metrics against eps (``<study>.png``)
 EPS_STUDIES = ('eps', 'dat_eps')
-# studies whose budget is a multiple of the usual one
+# studies whose budget is a multiple of the usual one, and their
+# evaluations per run (4 at the usual budget)
 BUDGET = {'dcgan_long': 4}
+EVALS = {'dcgan_long': 8}
 # metric: (label, higher is better, decimals)
 METRICS = {'modes': ('modes (of 1000)', True, 1),
            'kl': ('KL to uniform', False, 3),
@@ -155,8 +160,8 @@ def parse_args(argv=None):
         help='runner iterations (default: 1500 on cpu, 20000 on cuda)')
     parser.add_argument(
         '--evals', type=int,
-        help='evaluations per run (also its checkpoints); default 4 per '
-        'usual budget')
+        help='evaluations per run (also its checkpoints); default 4 (8 '
+        'for dcgan_long)')
     parser.add_argument(
         '--num-images', type=int, default=10000,
         help='generated images per evaluation')
@@ -178,7 +183,7 @@ def parse_args(argv=None):
     if args.iters is None:
         args.iters = budget * DEFAULT_ITERS[args.device]
     if args.evals is None:
-        args.evals = 4 * budget
+        args.evals = EVALS.get(args.study, 4)
     unknown = [m for m in args.methods if m not in methods]
     if unknown:
         raise UserInputError(
@@ -228,10 +233,10 @@ def config_text(args, method):
 
 
 def run_folder(args, method, seed):
-    """``<work-dir>/<arch>/<method>/seed<N>``; ``<arch>-<iters>`` for a
-    budget other than the usual one (the runs differ)."""
-    arch = args.arch if args.iters == DEFAULT_ITERS[args.device] else \
-        f'{args.arch}-{args.iters}'
+    """``<work-dir>/<arch>/<method>/seed<N>``; ``<arch>-<iters>`` for the
+    studies at another budget, whose runs differ from the usual ones."""
+    arch = f'{args.arch}-{args.iters}' if args.study in BUDGET else \
+        args.arch
     return Path(args.work_dir) / arch / method / f'seed{seed}'
 
 
@@ -297,7 +302,10 @@ def markdown(args, results, env):
         f'{args.iters} iterations on {args.device}, seeds '
         f"{' '.join(map(str, args.seeds))}, {args.num_images} generated "
         'images, final evaluation.', '',
-        f'Determined by: {environment_line(env)}.', '',
+        f'Determined by: {environment_line(env)}; digit classifier '
+        f"{env['digit_classifier']['cache_key']} "
+        f"({env['digit_classifier']['held_out_accuracy']:.2%} held-out).",
+        '',
         '| method | ' + ' | '.join(label for label, _, _ in METRICS.values())
         + ' |', '|---|' + '---|' * len(METRICS)
     ]
@@ -420,6 +428,9 @@ def main(argv=None):
             threads=args.threads, log=lambda line: print(line, flush=True))
     results = summarise(args, runs)
     env = environment(args)
+    _, accuracy = load_classifier()  # the metrics read through it
+    env['digit_classifier'] = dict(cache_key=cache_key(),
+                                   held_out_accuracy=accuracy)
     text = markdown(args, results, env)
     out = Path(args.work_dir)
     stem = f'results_{args.study}'

@@ -28,13 +28,14 @@ import argparse
 import json
 from pathlib import Path
 
-from mmgen_adv.cli import one_line_errors
 from mmgen_adv.errors import UserInputError
-from mmgen_adv.robust import OFFICIAL_EPS_GRID, plot_accuracy
-from mmgen_adv.statistics import mean_std, paired
-from mmgen_adv.study import (ROOT, Run, Step, add_study_arguments,
-                             check_study_arguments, environment,
-                             environment_line, run_all, tool)
+from mmgen_adv.evidence.plots import plot_accuracy
+from mmgen_adv.evidence.statistics import mean_std, paired
+from mmgen_adv.evidence.study import (ROOT, Run, Step, add_study_arguments,
+                                      check_study_arguments, environment,
+                                      environment_line, run_all, tool)
+from mmgen_adv.methods.robust import OFFICIAL_EPS_GRID
+from mmgen_adv.runs.cli import one_line_errors
 
 CONFIG = ROOT / 'configs' / 'robgan' / 'robgan_digits.py'
 EPS_GRID = [*OFFICIAL_EPS_GRID, 8]  # the official grid plus 8 gray levels

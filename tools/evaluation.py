@@ -28,14 +28,15 @@ from mmgen.datasets import build_dataloader, build_dataset
 from mmgen.models import build_model
 from mmgen.utils import get_root_logger
 
-from mmgen_adv.checkpoints import check_fits, load_weights, read_checkpoint
-from mmgen_adv.cli import add_launcher_args, finish_launcher_args, \
-    one_line_errors
-from mmgen_adv.config import load_config
-from mmgen_adv.data_checks import check_dataset_paths
-from mmgen_adv.dist import init_dist
 from mmgen_adv.errors import UserInputError
-from mmgen_adv.evaluation import build_metric_cfgs
+from mmgen_adv.evidence.evaluation import build_metric_cfgs
+from mmgen_adv.runs.checkpoints import (check_fits, load_weights,
+                                        read_checkpoint)
+from mmgen_adv.runs.cli import (add_launcher_args, finish_launcher_args,
+                                one_line_errors)
+from mmgen_adv.runs.config import load_config
+from mmgen_adv.runs.data_checks import check_dataset_paths
+from mmgen_adv.runs.dist import init_dist
 
 DISTRIBUTED_METRICS = ('FID', 'IS')
 

@@ -18,6 +18,7 @@ import runpy
 import mmgen_adv  # noqa: F401  (makes mmgen importable first)
 import mmgen
 
+
 if __name__ == '__main__':
     script = osp.join(
         osp.dirname(mmgen.__file__), '.mim', 'tools', 'utils',

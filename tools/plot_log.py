@@ -14,8 +14,8 @@ import os.path as osp
 
 import numpy as np
 
-from mmgen_adv.cli import one_line_errors
 from mmgen_adv.errors import UserInputError
+from mmgen_adv.runs.cli import one_line_errors
 
 
 def load_log(path):

@@ -15,8 +15,8 @@ import os.path as osp
 import cv2
 import numpy as np
 
-from mmgen_adv.cli import one_line_errors
 from mmgen_adv.errors import UserInputError
+from mmgen_adv.runs.cli import one_line_errors
 
 SIDE = 96
 IMAGE_BYTES = 3 * SIDE * SIDE

@@ -27,17 +27,17 @@ from mmcv.runner import save_checkpoint
 from mmgen.apis import set_random_seed
 from mmgen.models import build_model
 
-from mmgen_adv.checkpoints import (load_weights, read_checkpoint,
-                                   save_atomically)
-from mmgen_adv.cli import exit_with, one_line_errors
-from mmgen_adv.config import load_config
-from mmgen_adv.data_checks import build_checked, check_dataset_paths
 from mmgen_adv.errors import TrainingInterrupted, UserInputError
-from mmgen_adv.hooks.iteration_seed import (capture_random_state,
-                                            restore_random_state)
-from mmgen_adv.hooks.stop_on_signal import StopSignals
-from mmgen_adv.robust import adversarial_finetune, labelled_batches
-from mmgen_adv.workdir import WorkDirLock, carry_out, plan_start
+from mmgen_adv.evidence.labelled_data import labelled_batches
+from mmgen_adv.methods.robust import adversarial_finetune
+from mmgen_adv.random_state import capture_random_state, restore_random_state
+from mmgen_adv.runs.checkpoints import (load_weights, read_checkpoint,
+                                        save_atomically)
+from mmgen_adv.runs.cli import exit_with, one_line_errors
+from mmgen_adv.runs.config import load_config
+from mmgen_adv.runs.data_checks import build_checked, check_dataset_paths
+from mmgen_adv.runs.hooks.stop_on_signal import StopSignals
+from mmgen_adv.runs.workdir import WorkDirLock, carry_out, plan_start
 
 CHECKPOINT_NAME = 'finetune_iter_{}.pth'
 
@@ -107,7 +107,7 @@ def check_same_run(args, saved, path):
 
 
 def plan_work_dir(args):
-    """Where the run starts (see mmgen_adv.workdir.plan_start); a finished
+    """Where the run starts (see mmgen_adv.runs.workdir.plan_start); a finished
     run's finetuned.pth counts as a checkpoint not to overwrite."""
     start = plan_start(args.work_dir, CHECKPOINT_NAME, None,
                        args.auto_resume, args.overwrite)

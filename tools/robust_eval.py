@@ -22,13 +22,15 @@ from mmcv import DictAction
 from mmgen.datasets import build_dataset
 from mmgen.models import build_model
 
-from mmgen_adv.checkpoints import check_fits, load_weights, read_checkpoint
-from mmgen_adv.cli import one_line_errors
-from mmgen_adv.config import load_config
-from mmgen_adv.data_checks import check_dataset_paths
 from mmgen_adv.errors import UserInputError
-from mmgen_adv.robust import (OFFICIAL_EPS_GRID, accuracy_under_attack,
-                              labelled_batches, plot_accuracy)
+from mmgen_adv.evidence.labelled_data import labelled_batches
+from mmgen_adv.evidence.plots import plot_accuracy
+from mmgen_adv.methods.robust import OFFICIAL_EPS_GRID, accuracy_under_attack
+from mmgen_adv.runs.checkpoints import (check_fits, load_weights,
+                                        read_checkpoint)
+from mmgen_adv.runs.cli import one_line_errors
+from mmgen_adv.runs.config import load_config
+from mmgen_adv.runs.data_checks import check_dataset_paths
 
 
 def parse_args(argv=None):

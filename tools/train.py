@@ -25,22 +25,23 @@ from mmgen import __version__ as mmgen_version
 from mmgen.apis import set_random_seed, train_model
 from mmgen.models import build_model
 
-from mmgen_adv.checkpoints import (check_fits, checkpoint_folder,
-                                   filename_template, load_weights,
-                                   read_checkpoint, require_training_state)
-from mmgen_adv.cli import (add_launcher_args, exit_with,
-                           finish_launcher_args, one_line_errors)
-from mmgen_adv.config import (add_missing_runtime, check_fp16_needs_cuda,
-                              dump_flat_config, load_config)
-from mmgen_adv.data_checks import (build_checked, check_dataset_paths,
-                                   check_samples, generated_shape)
-from mmgen_adv.dist import decided_by_rank0, init_dist
-from mmgen_adv.environment import collect_env  # survives a crashing query
 from mmgen_adv.errors import (TrainingInterrupted, TrainingStopped,
                               UserInputError)
-from mmgen_adv.evaluation import check_inception_available
-from mmgen_adv.run_log import start_run_log, write_log_file
-from mmgen_adv.workdir import WorkDirLock, carry_out, plan_start
+from mmgen_adv.evidence.evaluation import check_inception_available
+from mmgen_adv.runs.checkpoints import (check_fits, checkpoint_folder,
+                                        filename_template, load_weights,
+                                        read_checkpoint,
+                                        require_training_state)
+from mmgen_adv.runs.cli import (add_launcher_args, exit_with,
+                                finish_launcher_args, one_line_errors)
+from mmgen_adv.runs.config import (add_missing_runtime, check_fp16_needs_cuda,
+                                   dump_flat_config, load_config)
+from mmgen_adv.runs.data_checks import (build_checked, check_dataset_paths,
+                                        check_samples, generated_shape)
+from mmgen_adv.runs.dist import decided_by_rank0, init_dist
+from mmgen_adv.runs.environment import collect_env  # survives a crashing query
+from mmgen_adv.runs.run_log import start_run_log, write_log_file
+from mmgen_adv.runs.workdir import WorkDirLock, carry_out, plan_start
 
 DEFAULT_SEED = 2021
 DEFAULT_DIST_TIMEOUT = 1800

@@ -1,15 +1,18 @@
+"""The host of the methods in mmgen 0.7.3: the host adapter (``host``), the
+models registered in mmgen's ``MODELS`` (``AdvUnconditionalGAN``,
+``AdvConditionalGAN``, ``SSGAN``, ``RobGAN``), the two-headed
+discriminators in its ``MODULES``, and the hooks of the methods."""
 from .adversarial_gan import (AdvConditionalGAN, AdversarialGANMixin,
                               AdvUnconditionalGAN)
 from .architectures import ACDiscriminator, SSGANDiscriminator
-from .builder import ADV_REGULARIZERS, build_adv_regularizer
-from .disc_step import DiscStep
-from .regularizers import ASGAN, DAT, PGD, AdversarialRegularizer
-from .robgan import RobGAN
-from .ssgan import SSGAN, rotate_quarters
+from .hooks import AdvEpsScheduleHook, DiscRobustnessProbeHook
+from .host import MMGenHost, host_of, unwrap
+from .robgan import RobGAN, RobGANHost
+from .ssgan import SSGAN, SSGANHost
 
 __all__ = [
-    'ADV_REGULARIZERS', 'ASGAN', 'ACDiscriminator', 'DAT', 'PGD',
-    'AdvConditionalGAN', 'AdversarialGANMixin', 'AdversarialRegularizer',
-    'AdvUnconditionalGAN', 'DiscStep', 'RobGAN', 'SSGAN',
-    'SSGANDiscriminator', 'build_adv_regularizer', 'rotate_quarters'
+    'ACDiscriminator', 'AdvConditionalGAN', 'AdvEpsScheduleHook',
+    'AdversarialGANMixin', 'AdvUnconditionalGAN', 'DiscRobustnessProbeHook',
+    'MMGenHost', 'RobGAN', 'RobGANHost', 'SSGAN', 'SSGANDiscriminator',
+    'SSGANHost', 'host_of', 'unwrap'
 ]

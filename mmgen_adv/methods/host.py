@@ -1,0 +1,97 @@
+"""The host seam: what a discriminator update needs from the toolbox.
+
+A regularizer owns one iteration's D update and talks only to a
+:class:`~mmgen_adv.methods.disc_step.DiscStep`; the step talks only to a
+:class:`DiscHost`, an adapter that the toolbox's model creates for the
+iteration. Everything toolbox-specific is behind it: how D is called
+(wrappers, labels, extra heads), the toolbox's loss terms, the backward
+through its distributed wrapper, loss scaler and batch accumulation, the
+optimizer step, and the parsing of the log. Another toolbox needs another
+``DiscHost`` and model classes that create it; the regularizers and
+attacks do not change.
+
+The host of mmgen 0.7.3 is :class:`mmgen_adv.models.host.MMGenHost`.
+"""
+
+
+def call_disc(disc, images, labels=None, aux=False):
+    """The one way this project calls a discriminator module (wrapped or
+    bare): a conditional D gets its labels as ``label=``, as the toolbox's
+    do; ``aux=True`` asks this project's two-headed discriminators for
+    ``(real/fake logit, second head's logits)``."""
+    kwargs = {}
+    if labels is not None:
+        kwargs['label'] = labels
+    if aux:
+        kwargs['return_aux'] = True
+    return disc(images, **kwargs)
+
+
+class DiscHost:
+    """The protocol every host implements (documentation and defaults).
+
+    Attributes:
+        discriminator (nn.Module): The bare discriminator (no distributed
+            wrapper): attacks run on it, and regularizers inspect it.
+        gan_loss (nn.Module): The toolbox's ``GANLoss``: ``gan_loss(pred,
+            target_is_real, is_disc=True)``, with ``gan_type`` and, for
+            ``vanilla``/``lsgan``, ``real_label_val``/``fake_label_val``.
+        accumulation_steps (int): Backward passes per optimizer step.
+        iteration (int): The training iteration (0-based).
+    """
+
+    discriminator = None
+    gan_loss = None
+    accumulation_steps = 1
+    iteration = 0
+
+    # -- what the model is: read once, when a regularizer is bound ---------
+    def losses_reading_predictions(self):
+        """Names of the model's auxiliary D losses whose value depends on
+        D's predictions (their gradient reaches the images in a backward,
+        so that backward's input gradient is not the GAN loss's alone)."""
+        return []
+
+    # -- one iteration -----------------------------------------------------
+    def disc(self, images, labels=None, bare=False):
+        """D's whole output on ``images`` (with ``labels`` where D is
+        conditional), called as the model calls it: through the training
+        wrapper, or, with ``bare``, the bare module (for attacks)."""
+        raise NotImplementedError
+
+    def gan_output(self, output):
+        """The real/fake prediction in an output of :meth:`disc`."""
+        return output
+
+    def disc_terms(self, batch, pred_fake, pred_real, gan_weight=1.0):
+        """The toolbox's D loss terms for a batch
+        (:class:`~mmgen_adv.methods.disc_step.DiscBatch`) and D's outputs on
+        it: ``{name: tensor}``; only names with ``loss`` are optimized. The
+        GAN terms are scaled by ``gan_weight``; with ``0`` they are only
+        logged, as ``disc_fake_clean``/``disc_real_clean``."""
+        raise NotImplementedError
+
+    def real_attack_objective(self, output, labels=None):
+        """What an attack on real images raises: the model's D loss on them
+        (every head it trains), a scalar."""
+        return self.gan_loss(self.gan_output(output), True, is_disc=True)
+
+    def backward(self, loss):
+        """Backpropagate ``loss`` as one of ``accumulation_steps`` parts of
+        an update, through the toolbox's distributed wrapper and scaler."""
+        raise NotImplementedError
+
+    def parse_losses(self, terms):
+        """``(loss, log_vars)``: the sum of the ``loss`` terms, and every
+        term as a float for the log (reduced over ranks). A non-finite loss
+        term stops training here, before the optimizer step."""
+        raise NotImplementedError
+
+    def optimizer_step(self):
+        """Step D's optimizer once this iteration's accumulated backwards
+        complete an update (through the loss scaler)."""
+        raise NotImplementedError
+
+    def restart(self):
+        """Prepare a second D optimizer step within this iteration."""
+        raise NotImplementedError

@@ -1,0 +1,33 @@
+"""SSGAN's self-supervised task (Chen et al. 2019): D predicts which of four
+rotations an image was given. The settings of compare_gan and mimicry (the
+code base of the DAT paper): every rotation gets a quarter of the batch."""
+import torch
+import torch.nn.functional as F
+
+NUM_ROTATIONS = 4
+
+
+def rotate_quarters(images):
+    """Rotate each image by ``k * 90`` degrees, ``k = i * 4 // N``.
+
+    Every rotation gets a quarter of the batch (mimicry's scheme; the batch
+    keeps its size). Returns the rotated images and ``k`` as labels.
+    """
+    num = images.shape[0]
+    labels = torch.arange(num, device=images.device) * NUM_ROTATIONS // num
+    # the quarters' bounds from host integers: no device sync per image
+    bounds = [-(-k * num // NUM_ROTATIONS) for k in range(NUM_ROTATIONS + 1)]
+    rotated = torch.cat([
+        torch.rot90(images[bounds[k]:bounds[k + 1]], k, dims=(2, 3))
+        for k in range(NUM_ROTATIONS)
+    ])
+    return rotated, labels
+
+
+def rotation_loss(rotation_logits_of, images):
+    """Cross-entropy of D's rotation head on the rotated ``images``, and its
+    accuracy; ``rotation_logits_of`` maps images to that head's logits."""
+    rotated, labels = rotate_quarters(images)
+    logits = rotation_logits_of(rotated)
+    accuracy = (logits.argmax(dim=1) == labels).float().mean()
+    return F.cross_entropy(logits, labels), accuracy.detach()

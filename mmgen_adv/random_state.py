@@ -1,0 +1,40 @@
+"""Every global random generator's state, captured and restored: code that
+must not draw from the training stream (probes, pre-flight checks, a
+resumed fine-tuning) runs inside :class:`PreservedRandomState`."""
+import random
+
+import numpy as np
+import torch
+
+
+def capture_random_state():
+    """Every global RNG's state (Python, NumPy, PyTorch CPU and CUDA), as
+    plain values a checkpoint can hold."""
+    return dict(
+        python=random.getstate(),
+        numpy=np.random.get_state(),
+        torch=torch.get_rng_state(),
+        cuda=torch.cuda.get_rng_state_all()
+        if torch.cuda.is_available() else None)
+
+
+def restore_random_state(state):
+    random.setstate(tuple(
+        tuple(part) if isinstance(part, list) else part
+        for part in state['python']))
+    np.random.set_state(state['numpy'])
+    torch.set_rng_state(state['torch'])
+    if state.get('cuda') is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state['cuda'])
+
+
+class PreservedRandomState:
+    """Save and restore every global RNG (Python, NumPy, PyTorch CPU and
+    CUDA), so code run inside draws nothing from the training stream."""
+
+    def __enter__(self):
+        self.state = capture_random_state()
+        return self
+
+    def __exit__(self, *exc):
+        restore_random_state(self.state)
