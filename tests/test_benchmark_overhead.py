@@ -1,6 +1,7 @@
-"""tools/benchmark_overhead.py runs end to end, in-process and through the
-runner (quick mode: tiny networks, numbers meaningless, nothing timed is
-asserted)."""
+"""The overhead benchmarks run end to end: in-process
+(tools/benchmark_overhead.py), through the runner (benchmark_runner.py),
+fp16 on and off (benchmark_fp16.py); quick mode: tiny networks, numbers
+meaningless, nothing timed is asserted."""
 import importlib.util
 import json
 from types import SimpleNamespace
@@ -11,18 +12,28 @@ from mmgen_adv.runs.config import load_config
 
 from conftest import DEVICES, ROOT, run_tool
 
-spec = importlib.util.spec_from_file_location(
-    'benchmark_overhead', ROOT / 'tools/benchmark_overhead.py')
-benchmark = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(benchmark)
+from mmgen_adv.evidence import overhead
+from mmgen_adv.evidence.runner_timing import read_log, runner_config
+
+
+def load_tool(name):
+    spec = importlib.util.spec_from_file_location(
+        name, ROOT / 'tools' / f'{name}.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+runner = load_tool('benchmark_runner')
+fp16_tool = load_tool('benchmark_fp16')
 
 
 def test_rounds_are_whole_cycles_of_at_least_the_minimum():
     # a GPU's 5-iteration cycle of 0.15 s: 4 cycles make a 0.5 s round
-    assert benchmark.repeats_for(0.15, 0.5) == 4
-    assert benchmark.repeats_for(0.125, 0.5) == 4
+    assert overhead.repeats_for(0.15, 0.5) == 4
+    assert overhead.repeats_for(0.125, 0.5) == 4
     # a CPU's 15 s cycle is long enough alone
-    assert benchmark.repeats_for(15.0, 0.5) == 1
+    assert overhead.repeats_for(15.0, 0.5) == 1
 
 
 @pytest.mark.parametrize('device', DEVICES)
@@ -34,8 +45,8 @@ def test_in_process_quick(tmp_path, device):
     result = run_tool('benchmark_overhead.py', *args, device=device)
     report = json.loads(out.read_text())
     rows = {row['variant']: row for row in report['rows']}
-    assert list(rows) == list(benchmark.VARIANTS)
-    assert report['iterations_per_round'] % benchmark.DISC_STEPS == 0
+    assert list(rows) == list(overhead.VARIANTS)
+    assert report['iterations_per_round'] % overhead.DISC_STEPS == 0
     for row in rows.values():
         assert row['fastest'] <= row['seconds'] <= row['slowest']
         assert len(row['rounds']) == 2
@@ -66,15 +77,15 @@ def test_in_process_quick(tmp_path, device):
 @pytest.mark.parametrize('device', DEVICES)
 def test_through_the_runner_quick(tmp_path, device):
     out = tmp_path / 'runner.json'
-    result = run_tool('benchmark_overhead.py', '--runner', '--quick',
-                      '--device', device, '--work-dir', tmp_path / 'runs',
-                      '--json', out, device=device)
+    result = run_tool('benchmark_runner.py', '--quick', '--device', device,
+                      '--work-dir', tmp_path / 'runs', '--json', out,
+                      device=device)
     report = json.loads(out.read_text())['results']
     assert list(report) == ['base', 'ASGAN', 'DAT']
-    for name, config in benchmark.RUNNER_CONFIGS.items():
+    for name, config in runner.RUNNER_CONFIGS.items():
         # the timed iterations of each config's own JSON log
         assert report[name]['config'] == config
-        assert len(report[name]['times']) == benchmark.QUICK['iters']
+        assert len(report[name]['times']) == runner.QUICK['iters']
         assert (tmp_path / 'runs' / name / 'run0').is_dir()
     assert report['base']['x_base'] == 1
     assert report['ASGAN']['target_x_base'] == 1.25
@@ -86,17 +97,17 @@ def test_through_the_runner_quick(tmp_path, device):
 
 
 def test_fp16_runs_are_the_recipe_with_fp16_on_and_off(tmp_path):
-    """--fp16's configs: the toolbox's StyleGAN2 recipe per model, fp32 and
-    fp16; the fp32 ones train here, the fp16 ones need CUDA."""
+    """benchmark_fp16's configs: the toolbox's StyleGAN2 recipe per model,
+    fp32 and fp16; the fp32 ones train here, the fp16 ones need CUDA."""
     args = SimpleNamespace(image_size=32, batch_size=2, warmup=0, iters=2)
-    runs = benchmark.fp16_runs(args)
+    runs = fp16_tool.fp16_runs(args)
     models = [(model, precision) for model in ('base', 'ASGAN', 'DAT')
               for precision in ('fp32', 'fp16')]
     assert list(runs) == [f'{m}_{p}' for m, p in models]
     configs = {}
     for model, precision in models:
         base, override = runs[f'{model}_{precision}']
-        configs[model, precision] = benchmark.runner_config(
+        configs[model, precision] = runner_config(
             base, override, args, tmp_path, f'{model}_{precision}')
         cfg = load_config(configs[model, precision])
         fp16 = precision == 'fp16'
@@ -105,7 +116,7 @@ def test_fp16_runs_are_the_recipe_with_fp16_on_and_off(tmp_path):
         assert (cfg.model.discriminator.get('num_fp16_scales') == 4) == fp16
         assert cfg.model.type == ('StaticUnconditionalGAN' if model == 'base'
                                   else 'AdvUnconditionalGAN')
-        assert cfg.model.get('adv_cfg') == benchmark.FP16_MODELS[model]
+        assert cfg.model.get('adv_cfg') == fp16_tool.FP16_MODELS[model]
         assert cfg.model.generator.out_size == 32
         assert cfg.model.discriminator.in_size == 32
         assert cfg.data.train.type == 'QuickTestImageDataset'
@@ -113,7 +124,7 @@ def test_fp16_runs_are_the_recipe_with_fp16_on_and_off(tmp_path):
     work_dir = tmp_path / 'dat_fp32'
     run_tool('train.py', configs['DAT', 'fp32'], '--work-dir', work_dir,
              '--no-validate')
-    times, memory = benchmark.read_log(work_dir)
+    times, memory = read_log(work_dir)
     assert len(times) == 2 and memory is None  # no CUDA, no memory logged
     refused = run_tool('train.py', configs['DAT', 'fp16'], '--work-dir',
                        tmp_path / 'dat_fp16', '--no-validate', check=False)
@@ -125,18 +136,17 @@ def test_fp16_runs_are_the_recipe_with_fp16_on_and_off(tmp_path):
 @pytest.mark.cuda
 def test_fp16_on_and_off_quick(tmp_path):
     out = tmp_path / 'fp16.json'
-    result = run_tool('benchmark_overhead.py', '--fp16', '--quick',
-                      '--work-dir', tmp_path / 'runs', '--json', out,
-                      device='cuda')
+    result = run_tool('benchmark_fp16.py', '--quick', '--work-dir',
+                      tmp_path / 'runs', '--json', out, device='cuda')
     report = json.loads(out.read_text())['results']
     assert list(report) == [f'{model}_{precision}'
                             for model in ('base', 'ASGAN', 'DAT')
                             for precision in ('fp32', 'fp16')]
     for name, row in report.items():
-        assert len(row['times']) == benchmark.FP16_QUICK['iters']
+        assert len(row['times']) == fp16_tool.QUICK['iters']
         assert row['fastest_cycle'] <= row['slowest_cycle']
         assert row['peak_mib'] > 0
-        assert row['config'] == benchmark.FP16_BASES[row['precision']]
+        assert row['config'] == fp16_tool.FP16_BASES[row['precision']]
         if row['precision'] == 'fp32':
             assert row['x_fp32'] == 1
         if row['model'] == 'base':
@@ -146,24 +156,20 @@ def test_fp16_on_and_off_quick(tmp_path):
 
 
 def test_bad_runner_settings_are_refused():
-    result = run_tool('benchmark_overhead.py', '--runner', '--iters', 12,
-                      check=False)
+    result = run_tool('benchmark_runner.py', '--iters', 12, check=False)
     assert result.returncode == 2
     assert '--iters and --warmup must be multiples of disc_steps (5)' in \
         result.stderr
 
 
 @pytest.mark.parametrize('args, message', [
-    (['--fp16', '--iters', 20, '--device', 'cpu'],
+    (['--iters', 20, '--device', 'cpu'],
      "--iters and --warmup must be multiples of R1's interval (16)"),
-    (['--fp16', '--device', 'cpu'],
-     "--fp16: the toolbox's fp16 runs on CUDA only, and --device is cpu"),
-    (['--fp16', '--runner'], 'give one of --runner and --fp16'),
-    (['--runner', '--image-size', 64], '--image-size applies to --fp16 only'),
-    (['--fp16', '--channels', 64, 64],
-     '--channels applies to the SNGAN architecture'),
+    (['--device', 'cpu'],
+     "the toolbox's fp16 runs on CUDA only, and --device is cpu"),
+    (['--channels', 64, 64], 'unrecognized arguments: --channels'),
 ])
 def test_bad_fp16_settings_are_refused(args, message):
-    result = run_tool('benchmark_overhead.py', *args, check=False)
+    result = run_tool('benchmark_fp16.py', *args, check=False)
     assert result.returncode == 2
     assert message in result.stderr

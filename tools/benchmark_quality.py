@@ -32,14 +32,15 @@ Each run is ``tools/train.py --auto-resume`` on
 ``--seed``; its ``GenerativeEvalHook`` computes the ``StackedDigits``
 metrics (modes covered, KL from uniform, classifier Frechet distance)
 ``--evals`` times. Runs live in ``<work-dir>/<arch>/<method>/seed<N>``
-(``<arch>-<iters>`` for dcgan_long) and are shared between studies (the eps study reuses the DCGAN study's base and
-ASGAN runs); a finished run is reused and an interrupted one continues from
-its newest checkpoint, so a study can be run over several sittings. ``--jobs
-N`` trains N runs side by side, each with ``--threads`` intra-op threads
-(default 1): neither ``--jobs`` nor the machine's core count changes a
-run's numbers. The final evaluation of every run is compared with the base
-model's on the same seed, and SSGAN + DAT's also with SSGAN's (paired: mean
-difference, 95% t-interval, exact sign test). Writes
+(``<arch>-<iters>`` for dcgan_long) and are shared between studies (the
+eps study reuses the DCGAN study's base and ASGAN runs); a finished run is
+reused and an interrupted one continues from its newest checkpoint, so a
+study can be run over several sittings. ``--jobs N`` trains N runs side by
+side, each with ``--threads`` intra-op threads (default 1): neither
+``--jobs`` nor the machine's core count changes a run's numbers. The
+final evaluation of every run is compared with the base model's on the same
+seed, and SSGAN + DAT's also with SSGAN's (paired: mean difference, 95%
+t-interval, exact sign test). Writes
 ``results_<study>.md`` / ``.json`` (with the versions, device, threads and
 commit that produced them) and ``metrics_<study>.png`` (``<study>.png``,
 metrics against eps, for the eps studies) to the work dir.

@@ -1,7 +1,8 @@
 """Evaluate a trained generator with the toolbox's metrics (FID, IS, ...).
 
     python tools/evaluation.py CONFIG CHECKPOINT --eval fid is \
-        --num-samples 50000 --inception-path work_dirs/cache/inception-2015-12-05.pt
+        --num-samples 50000 \
+        --inception-path work_dirs/cache/inception-2015-12-05.pt
 
 ``--eval`` takes keys of the config's ``metrics`` or metric types (``fid``,
 ``is``). Real-image statistics come from the config's dataset unless the

@@ -22,7 +22,6 @@ import time
 
 import mmgen_adv  # noqa: F401  (first: makes mmgen importable)
 import torch
-from mmcv import DictAction
 from mmcv.runner import save_checkpoint
 from mmgen.apis import set_random_seed
 from mmgen.models import build_model
@@ -33,7 +32,7 @@ from mmgen_adv.methods.robust import adversarial_finetune
 from mmgen_adv.random_state import capture_random_state, restore_random_state
 from mmgen_adv.runs.checkpoints import (load_weights, read_checkpoint,
                                         save_atomically)
-from mmgen_adv.runs.cli import exit_with, one_line_errors
+from mmgen_adv.runs.cli import add_config_args, exit_with, one_line_errors
 from mmgen_adv.runs.config import load_config
 from mmgen_adv.runs.data_checks import build_checked, check_dataset_paths
 from mmgen_adv.runs.hooks.stop_on_signal import StopSignals
@@ -82,12 +81,7 @@ def parse_args(argv=None):
         action='store_true',
         help='start anew in a work dir holding an earlier fine-tuning: its '
         'files are deleted first')
-    parser.add_argument(
-        '--partial-load',
-        action='store_true',
-        help='load only the tensors whose name and shape fit the model, '
-        'naming the others (default: refuse a checkpoint that does not fit)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_config_args(parser)
     return parser.parse_args(argv)
 
 

@@ -18,7 +18,6 @@ import os.path as osp
 import mmgen_adv  # noqa: F401  (first: makes mmgen importable)
 import mmcv
 import torch
-from mmcv import DictAction
 from mmgen.datasets import build_dataset
 from mmgen.models import build_model
 
@@ -28,7 +27,7 @@ from mmgen_adv.evidence.plots import plot_accuracy
 from mmgen_adv.methods.robust import OFFICIAL_EPS_GRID, accuracy_under_attack
 from mmgen_adv.runs.checkpoints import (check_fits, load_weights,
                                         read_checkpoint)
-from mmgen_adv.runs.cli import one_line_errors
+from mmgen_adv.runs.cli import add_config_args, one_line_errors
 from mmgen_adv.runs.config import load_config
 from mmgen_adv.runs.data_checks import check_dataset_paths
 
@@ -56,12 +55,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--num-images', type=int, help='evaluate the first N images only')
     parser.add_argument('--batch-size', type=int, default=100)
-    parser.add_argument(
-        '--partial-load',
-        action='store_true',
-        help='load only the tensors whose name and shape fit the model, '
-        'naming the others (default: refuse a checkpoint that does not fit)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    add_config_args(parser)
     return parser.parse_args(argv)
 
 

@@ -19,7 +19,6 @@ import time
 import mmgen_adv  # noqa: F401  (first: makes mmgen importable)
 import torch
 from mmcls.utils import setup_multi_processes
-from mmcv import DictAction
 from mmcv.runner import get_dist_info
 from mmgen import __version__ as mmgen_version
 from mmgen.apis import set_random_seed, train_model
@@ -32,8 +31,9 @@ from mmgen_adv.runs.checkpoints import (check_fits, checkpoint_folder,
                                         filename_template, load_weights,
                                         read_checkpoint,
                                         require_training_state)
-from mmgen_adv.runs.cli import (add_launcher_args, exit_with,
-                                finish_launcher_args, one_line_errors)
+from mmgen_adv.runs.cli import (add_config_args, add_launcher_args,
+                                exit_with, finish_launcher_args,
+                                one_line_errors)
 from mmgen_adv.runs.config import (add_missing_runtime, check_fp16_needs_cuda,
                                    dump_flat_config, load_config)
 from mmgen_adv.runs.data_checks import (build_checked, check_dataset_paths,
@@ -64,12 +64,6 @@ def parse_args(argv=None):
         help='start a new run in a work dir that holds checkpoints (with '
         '--resume-from: that holds later ones): they are deleted first')
     parser.add_argument(
-        '--partial-load',
-        action='store_true',
-        help="load_from: load only the tensors whose name and shape fit the "
-        'model, naming the others (default: refuse a checkpoint that does '
-        'not fit)')
-    parser.add_argument(
         '--no-validate',
         action='store_true',
         help='do not evaluate the checkpoint during training')
@@ -93,12 +87,7 @@ def parse_args(argv=None):
         '--deterministic',
         action='store_true',
         help='set deterministic options for the CUDNN backend')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, as key=value pairs; '
-        '+key=value adds a key the config does not have')
+    add_config_args(parser, loaded='load_from')
     parser.add_argument(
         '--dist-timeout',
         type=float,

@@ -8,6 +8,9 @@ clear error naming the option that fixes it.
 import copy
 import os.path as osp
 
+import torch
+from mmgen.utils import MMGEN_CACHE_DIR
+
 from ..errors import UserInputError
 
 # the file mmgen downloads for ``inception_args=dict(type='StyleGAN')``
@@ -49,7 +52,6 @@ def resolve_metric_cfg(cfg, name):
 
 def check_inception_available(metric_cfg):
     """Raise if ``metric_cfg`` needs Inception weights that are not on disk."""
-    from mmgen.utils import MMGEN_CACHE_DIR
     kind = metric_cfg.get('type')
     if kind not in ('FID', 'IS'):
         return
@@ -70,7 +72,6 @@ def check_inception_available(metric_cfg):
             raise UserInputError(
                 f"{kind}: inception_path '{path}' does not exist; {hint}")
     else:
-        import torch
         cached = osp.join(torch.hub.get_dir(), 'checkpoints',
                           TORCH_WEIGHTS[kind])
         if not (args.get('load_fid_inception') is False

@@ -26,7 +26,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import mmcv
+import mmgen
+import numpy
+import torch
+
 from ..errors import UserInputError
+from ..version import __version__
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 DEFAULT_THREADS = 1
@@ -155,22 +161,12 @@ def _cpu_name():
 def environment(args):
     """What determines a study's numbers besides its settings: versions,
     device and CPU, threads per run, deterministic mode, the commit."""
-    import mmcv
-    import numpy
-    import torch
-
-    import mmgen_adv
     commit = _git('rev-parse', 'HEAD')
     if commit and _git('status', '--porcelain', '--untracked-files=no'):
         commit += ' (with uncommitted changes)'
     versions = dict(python=platform.python_version(), torch=torch.__version__,
                     numpy=numpy.__version__, mmcv=mmcv.__version__,
-                    mmgen_adv=mmgen_adv.__version__)
-    try:
-        import mmgen
-        versions['mmgen'] = mmgen.__version__
-    except ImportError:
-        pass
+                    mmgen=mmgen.__version__, mmgen_adv=__version__)
     device = args.device
     if device == 'cuda':
         device += f' ({torch.cuda.get_device_name(0)})'

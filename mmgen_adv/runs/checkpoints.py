@@ -16,6 +16,7 @@ import shutil
 import zipfile
 
 import torch
+from mmcv.runner import load_state_dict
 
 from ..errors import UserInputError
 
@@ -50,7 +51,8 @@ def _describe_load_error(err, path):
         return ('it is truncated or not a PyTorch file (a copy or a save '
                 'that did not finish)')
     return ('it is not a PyTorch checkpoint '
-            f'({type(err).__name__}: {text.splitlines()[0][:120] if text else "no detail"})')
+            f'({type(err).__name__}: '
+            f'{text.splitlines()[0][:120] if text else "no detail"})')
 
 
 def read_checkpoint(path, what='checkpoint', lazy=False):
@@ -173,7 +175,6 @@ def load_weights(model, path, what='checkpoint', partial=False,
     Returns:
         dict: The checkpoint (its ``meta`` may matter to the caller).
     """
-    from mmcv.runner import load_state_dict
     if checkpoint is None:
         checkpoint = read_checkpoint(path, what)
     state = strip_wrapper_prefix(checkpoint['state_dict'])
@@ -331,5 +332,5 @@ def checkpoint_folder(cfg):
 
 
 def filename_template(cfg):
-    return (cfg.get('checkpoint_config') or {}).get('filename_tmpl',
-                                                     'iter_{}.pth')
+    checkpoint_config = cfg.get('checkpoint_config') or {}
+    return checkpoint_config.get('filename_tmpl', 'iter_{}.pth')

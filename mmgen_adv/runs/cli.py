@@ -4,6 +4,8 @@ import functools
 import os
 import sys
 
+from mmcv import DictAction
+
 from ..errors import EXIT_INPUT_ERROR, UserInputError
 from .dist import LAUNCHERS
 
@@ -23,6 +25,24 @@ def add_launcher_args(parser):
         '--launcher', choices=LAUNCHERS, default='none', help='job launcher')
     parser.add_argument(
         '--local_rank', '--local-rank', dest='local_rank', type=int, default=0)
+    return parser
+
+
+def add_config_args(parser, loaded='the checkpoint'):
+    """``--cfg-options`` (as the toolbox's tools) and ``--partial-load``
+    (what may be loaded of ``loaded``)."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as key=value pairs; '
+        '+key=value adds a key the config does not have')
+    parser.add_argument(
+        '--partial-load',
+        action='store_true',
+        help=f'{loaded}: load only the tensors whose name and shape fit the '
+        'model, naming the others (default: refuse a checkpoint that does '
+        'not fit)')
     return parser
 
 

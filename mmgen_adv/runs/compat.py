@@ -1,4 +1,5 @@
-"""Fixes that make MMGeneration 0.7.3 (with mmcv-full 1.7.2) run on PyTorch 2.13.
+"""Fixes that make MMGeneration 0.7.3 (with mmcv-full 1.7.2) run on PyTorch
+2.13.
 
 Everything here is applied once by :func:`apply` when ``mmgen_adv`` is
 imported; calling it again changes nothing. Each fix keeps the object it
@@ -172,7 +173,8 @@ def fix_safe_checkpoints():
 
 @_once('dynamic_ddp_without_ddp')
 def fix_dynamic_ddp_without_ddp():
-    """``is_dynamic_ddp=True`` on a non-distributed model crashes the runner."""
+    """``is_dynamic_ddp=True`` on a non-distributed model crashes the
+    runner."""
     from mmgen.core.runners.dynamic_iterbased_runner import \
         DynamicIterBasedRunner
     original = DynamicIterBasedRunner.__init__

@@ -21,6 +21,10 @@ import os.path as osp
 import sys
 from dataclasses import dataclass
 
+import torch
+from mmgen.datasets import build_dataset
+from mmgen.models import BasicConditionalGAN, StaticUnconditionalGAN
+
 from ..errors import UserInputError
 from ..random_state import PreservedRandomState
 from .config_keys import resolve_type
@@ -216,7 +220,6 @@ def check_dataset_paths(data_cfg, where, test_mode=False):
 def build_checked(data_cfg, where, default_args=None):
     """``build_dataset``, with what the dataset class refuses (its own
     checks: class folders against its classes, ...) in one line."""
-    from mmgen.datasets import build_dataset
     try:
         return build_dataset(data_cfg, default_args)
     except UserInputError:
@@ -226,7 +229,6 @@ def build_checked(data_cfg, where, default_args=None):
         raise UserInputError(
             f'{where}: the dataset cannot be built: {type(err).__name__}: '
             f'{detail[0][:300] if detail else "no detail"}') from None
-
 
 
 def _innermost(dataset, index):
@@ -339,9 +341,6 @@ def generated_shape(model):
     One image is generated on the CPU, in eval mode, with every random
     generator restored afterwards.
     """
-    import torch
-    from mmgen.models import BasicConditionalGAN, StaticUnconditionalGAN
-
     if not isinstance(model, (StaticUnconditionalGAN, BasicConditionalGAN)):
         return None
     was_training = model.training

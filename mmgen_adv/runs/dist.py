@@ -4,6 +4,7 @@ import os
 
 import torch
 import torch.distributed as dist
+from mmcv.runner import init_dist as mmcv_init_dist
 
 from ..errors import UserInputError
 from .compat import enable_cpu_process_group
@@ -40,7 +41,6 @@ def init_dist(launcher, backend=None, timeout=None, **kwargs):
     if timeout is not None and launcher != 'slurm':
         kwargs['timeout'] = datetime.timedelta(seconds=timeout)
     if backend != 'gloo':
-        from mmcv.runner import init_dist as mmcv_init_dist
         mmcv_init_dist(launcher, backend=backend, **kwargs)
         return backend
     if launcher != 'pytorch':

@@ -7,6 +7,9 @@ to the log file and sends every later record there too.
 """
 import logging
 
+from mmcv.runner import get_dist_info
+from mmgen.utils import get_root_logger
+
 # mmcv's get_logger format for its file handler
 FORMAT = '%(asctime)s - %(name)s - %(levelname)s - %(message)s'
 
@@ -43,8 +46,6 @@ class DeferredFileHandler(logging.Handler):
 def start_run_log(log_level='INFO'):
     """The toolbox's root logger, printing now, with a held-back file
     (rank 0 only, as mmcv's loggers)."""
-    from mmcv.runner import get_dist_info
-    from mmgen.utils import get_root_logger
     logger = get_root_logger(log_level=log_level)
     for handler in [h for h in logger.handlers
                     if isinstance(h, DeferredFileHandler)]:

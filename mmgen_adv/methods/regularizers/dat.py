@@ -198,4 +198,3 @@ class DAT(AttackRegularizer):
         step.backward(adv_losses)
         step.log(stats)
         step.step()
-

@@ -188,7 +188,6 @@ class DiscRobustnessProbeHook(Hook):
         fake_labels = None if self.fake_labels is None else \
             self.fake_labels.to(device)
 
-
         def on(labels):
             """D's real/fake output on a batch with these labels."""
             return lambda x: host.gan_output(host.disc(x, labels, bare=True))

@@ -1,4 +1,5 @@
 """Ending a distributed run that a stalled rank holds up, naming the rank."""
+import datetime
 import os
 import socket
 import sys
@@ -7,6 +8,7 @@ import time
 
 import torch.distributed as dist
 from mmcv.runner import HOOKS, Hook
+from torch.distributed import distributed_c10d
 
 from ...errors import EXIT_STOPPED
 from ..cli import record_exit_status
@@ -20,13 +22,11 @@ def _store():
     host, port = os.environ.get('MASTER_ADDR'), os.environ.get('MASTER_PORT')
     if host and port:
         try:
-            import datetime
             return dist.TCPStore(
                 host, int(port), is_master=False,
                 timeout=datetime.timedelta(seconds=30))
         except Exception:  # noqa: BLE001 (fall back to the default store)
             pass
-    from torch.distributed import distributed_c10d
     return distributed_c10d._get_default_store()
 
 
