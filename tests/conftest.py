@@ -60,9 +60,10 @@ def class_folder(tmp_path_factory):
         tmp_path_factory.mktemp('class_imgs'), 40, class_folders=True)
 
 
-def tool_env(threads=1, device='cpu'):
-    """The environment of a child process: this checkout first on the path;
-    with ``device='cpu'`` no GPU is visible to it."""
+def tool_env(threads=1, device='cpu', pythonpath=()):
+    """The environment of a child process: this checkout (and
+    ``pythonpath``) first on the path; with ``device='cpu'`` no GPU is
+    visible to it."""
     if device not in ('cpu', 'cuda'):
         raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     env = dict(os.environ)
@@ -71,20 +72,22 @@ def tool_env(threads=1, device='cpu'):
         MKL_NUM_THREADS=str(threads),
         PYTHONWARNINGS='ignore',
         PYTHONPATH=os.pathsep.join(
-            [str(ROOT), str(ROOT / 'tests'), env.get('PYTHONPATH', '')]))
+            [str(ROOT), str(ROOT / 'tests'), *map(str, pythonpath),
+             env.get('PYTHONPATH', '')]))
     if device == 'cpu':
         env['CUDA_VISIBLE_DEVICES'] = ''
     return env
 
 
 def run_tool(script, *args, cwd=None, threads=2, timeout=900, check=True,
-             device='cpu'):
+             device='cpu', pythonpath=()):
     """Run ``tools/<script>`` with this interpreter on ``device`` (``'cpu'``:
-    CUDA hidden; ``'cuda'``: the host's GPUs); return the result."""
+    CUDA hidden; ``'cuda'``: the host's GPUs), ``pythonpath`` on its path;
+    return the result."""
     cmd = [sys.executable, str(TOOLS / script), *map(str, args)]
     if script.endswith('.sh'):
         cmd = ['bash', str(TOOLS / script), *map(str, args)]
-    env = tool_env(threads, device)
+    env = tool_env(threads, device, pythonpath)
     env['PYTHON'] = sys.executable
     result = subprocess.run(
         cmd, cwd=cwd, env=env, capture_output=True, text=True,

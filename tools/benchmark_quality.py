@@ -166,6 +166,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--num-images', type=int, default=10000,
         help='generated images per evaluation')
+    parser.add_argument(
+        '--add-method', action='append', default=[], metavar='NAME=CONFIG',
+        help='compare a method of your own too: CONFIG holds its override '
+        "of the study's config (model = dict(adv_cfg=...), custom_imports),"
+        ' written into each of its runs\' configs')
     add_study_arguments(parser, 'work_dirs/benchmark_quality')
     parser.add_argument(
         '--quick', action='store_true',
@@ -179,13 +184,17 @@ def parse_args(argv=None):
         arch, methods = STUDIES['dcgan'][:2]
     args.arch = arch
     args.methods = args.methods or methods
+    args.added = added_methods(args.add_method)
+    args.methods = args.methods + [m for m in args.added
+                                   if m not in args.methods]
     args.seeds = args.seeds or seeds
     budget = BUDGET.get(args.study, 1)
     if args.iters is None:
         args.iters = budget * DEFAULT_ITERS[args.device]
     if args.evals is None:
         args.evals = EVALS.get(args.study, 4)
-    unknown = [m for m in args.methods if m not in methods]
+    unknown = [m for m in args.methods
+               if m not in methods and m not in args.added]
     if unknown:
         raise UserInputError(
             f'--methods: {unknown[0]} is not in the {args.study} study; '
@@ -203,6 +212,29 @@ def parse_args(argv=None):
             f'--evals must be >= 1 and divide --iters; got --iters '
             f'{args.iters}, --evals {args.evals}')
     return args
+
+
+def added_methods(specs):
+    """``--add-method NAME=CONFIG``s as ``{name: (override, description)}``."""
+    added = {}
+    for spec in specs:
+        name, _, path = spec.partition('=')
+        if not name or not path:
+            raise UserInputError(f'--add-method takes NAME=CONFIG, got '
+                                 f'{spec!r}')
+        if name in METHODS or name in added:
+            raise UserInputError(f'--add-method: the name {name!r} is taken;'
+                                 ' choose another')
+        if not Path(path).is_file():
+            raise UserInputError(f"--add-method {name}: config '{path}' "
+                                 'does not exist')
+        added[name] = (Path(path).read_text().strip(), f'{name} ({path})')
+    return added
+
+
+def method_of(args, name):
+    """``(config override, description)`` of a method of the study."""
+    return args.added.get(name) or METHODS[name]
 
 
 def evaluations(work_dir):
@@ -223,7 +255,7 @@ def config_text(args, method):
     return '\n'.join([
         run_header(args),
         f"_base_ = ['{base}']",
-        METHODS[method][0],
+        method_of(args, method)[0],
         f'total_iters = {args.iters}',
         f'evaluation = dict(interval={interval}, metrics=dict('
         f'num_images={args.num_images}))',
@@ -275,7 +307,8 @@ def summarise(args, runs):
     for method in args.methods:
         finals = [evaluations(runs[method, s].path / 'train')[-1][1]
                   for s in args.seeds]
-        entry = dict(description=METHODS[method][1], seeds=args.seeds,
+        entry = dict(description=method_of(args, method)[1],
+                     seeds=args.seeds,
                      seconds=[runs[method, s].timing().get('train')
                               for s in args.seeds])
         for metric in METRICS:
