@@ -178,6 +178,45 @@ def test_nan_gradient_entries_do_not_move_the_image(rule):
     assert torch.allclose(adv[1], torch.full_like(adv[1], 0.1))
 
 
+def test_gaussian_direction_moves_about_half_the_pixels_each_way():
+    """A random sign per pixel: not a brightness shift (uniform noise would
+    move every pixel up), and no direction of D's (it takes none)."""
+    x = torch.zeros(8, 3, 16, 16)  # mid-range: no step is clipped
+    delta = attacks.gaussian_direction(
+        x, EPS, torch.Generator().manual_seed(0)) - x
+    up, down = (delta > 0).float().mean(), (delta < 0).float().mean()
+    assert up + down == 1  # every pixel moves, by the full step
+    assert abs(up - 0.5) < 0.03 and abs(down - 0.5) < 0.03
+    # neighbouring pixels' signs are independent, not one per image
+    same = (delta.sign()[..., 1:] == delta.sign()[..., :-1]).float().mean()
+    assert abs(same - 0.5) < 0.03
+
+
+@pytest.mark.parametrize('name', ['input_gradient', 'fgsm', 'pgd'])
+@pytest.mark.parametrize('attack_mode', ['train', 'eval'])
+@pytest.mark.parametrize('start', ['train', 'eval'])
+def test_attacks_run_in_their_mode_and_restore_the_start(name, attack_mode,
+                                                         start):
+    """mode='eval' attacks the inference-mode D, 'train' D as it is; either
+    way D (every module) is in its starting mode afterwards."""
+    disc = StatefulDisc()
+    disc(images(seed=5))
+    disc.train(start == 'train')
+    during = []
+    disc.bn.register_forward_hook(
+        lambda module, args, out: during.append(module.training))
+    x = images()
+    if name == 'input_gradient':
+        attacks.input_gradient(disc, x, raw_sum, mode=attack_mode)
+    elif name == 'fgsm':
+        attacks.fgsm(disc, x, raw_sum, EPS, mode=attack_mode)
+    else:
+        attacks.pgd(disc, x, raw_sum, EPS, EPS / 3, 3, mode=attack_mode)
+    assert during and set(during) == {start == 'train' and
+                                      attack_mode == 'train'}
+    assert all(m.training == (start == 'train') for m in disc.modules())
+
+
 def test_gaussian_direction_has_full_size_and_ignores_disc():
     x = images()
     adv = attacks.gaussian_direction(x, EPS,

@@ -12,7 +12,7 @@ from mmgen_adv.methods.attacks import gray_levels
 from mmgen_adv.methods.regularizers import REGULARIZERS
 
 from conftest import ROOT, run_tool
-from test_adversarial_training import build, dcgan, optimizers
+from gan_fixtures import build, dcgan, optimizers
 
 EXAMPLES = ROOT / 'docs' / 'examples'
 sys.path.insert(0, str(EXAMPLES))
