@@ -44,3 +44,11 @@ evaluation = dict(
     ],
     best_metric=['fid', 'is'],
     sample_kwargs=dict(sample_model='orig'))
+# for tools/evaluation.py (--eval fid50k IS50k), as the toolbox's SNGAN config
+metrics = dict(
+    fid50k=dict(
+        type='FID',
+        num_images=50000,
+        inception_pkl=inception_pkl,
+        inception_args=dict(type='StyleGAN')),
+    IS50k=dict(type='IS', num_images=50000))

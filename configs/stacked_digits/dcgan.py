@@ -1,37 +1,17 @@
 # DCGAN on stacked digits (1000 modes; scikit-learn's bundled digits, no
 # download), evaluated with mode coverage, KL from uniform and a classifier
 # Frechet distance. Base of tools/benchmark_quality.py's DCGAN runs.
-_base_ = ['../_base_/dcgan_cifar10.py']
+_base_ = ['../_base_/dcgan_cifar10.py', '../_base_/stacked_digits.py']
 
 model = dict(
     generator=dict(base_channels=128), discriminator=dict(base_channels=64))
 train_cfg = dict(real_img_key='real_img')
-
-stacked = dict(type='StackedDigitsDataset', img_size=32)
-data = dict(
-    _delete_=True,
-    samples_per_gpu=64,
-    workers_per_gpu=0,
-    train=dict(num_images=10000, split='train', seed=0, **stacked),
-    val=dict(num_images=64, split='test', seed=1, **stacked))
-
 total_iters = 1500
-log_config = dict(interval=100)
-checkpoint_config = dict(interval=1500, by_epoch=False, max_keep_ckpts=1)
-custom_hooks = [
-    dict(
-        type='VisualizeUnconditionalSamples',
-        output_dir='training_samples',
-        num_samples=64,
-        nrow=8,
-        padding=2,
-        interval=1500)
-]
-evaluation = dict(
-    _delete_=True,
-    type='GenerativeEvalHook',
-    interval=375,
-    metrics=dict(type='StackedDigits', num_images=10000),
-    sample_kwargs=dict(sample_model='orig'),
-    save_best_ckpt=False)
-metrics = dict(stacked_digits=dict(type='StackedDigits', num_images=10000))
+
+# the shared stacked-digits settings, over those of the DCGAN base
+data = {{_base_.stacked_digits.data}}
+log_config = {{_base_.stacked_digits.log_config}}
+checkpoint_config = {{_base_.stacked_digits.checkpoint_config}}
+custom_hooks = {{_base_.stacked_digits.custom_hooks}}
+evaluation = {{_base_.stacked_digits.evaluation}}
+metrics = {{_base_.stacked_digits.metrics}}
