@@ -30,8 +30,8 @@ def test_what_the_docs_point_to_is_there(doc):
         if not link.startswith('http') and \
                 not (doc.parent / link).resolve().exists():
             missing.append(link)
-    for path in re.findall(r'`((?:configs|tools)/[\w/{},.-]+\.(?:py|sh))',
-                           text):
+    paths = r'`((?:configs|tools|tests|mmgen_adv)/[\w/{},.-]+\.(?:py|sh))'
+    for path in re.findall(paths, text):
         missing += [p for p in expand_braces(path)
                     if not (ROOT / p).is_file()]
     assert not missing, f'{doc.name} points to what is not there: {missing}'
