@@ -12,16 +12,16 @@ records). Iterations are timed in whole 16-iteration cycles, the period of
 StyleGAN2's R1 (the path-length regularizer's, 4, divides it).
 """
 import argparse
-import statistics
 
 import mmgen_adv  # noqa: F401  (first: makes mmgen importable)
 import torch
 
 from mmgen_adv.evidence.overhead import fmt
 from mmgen_adv.evidence.runner_timing import (add_runner_arguments,
-                                              check_runner_arguments, peak,
-                                              ratio, settings_line, time_runs,
-                                              write_json)
+                                              apply_defaults,
+                                              check_runner_arguments, ratio,
+                                              settings_line, summary,
+                                              time_runs, write_json)
 
 FP16_BASES = {
     'fp32': 'mmgen::styleganv2/stylegan2_c2_ffhq_256_b4x8_800k.py',
@@ -67,18 +67,13 @@ def fp16_on_off(args, device):
     for model in FP16_MODELS:
         for precision in FP16_BASES:
             name = fp16_name(model, precision)
-            run = timed[name]
             results[name] = dict(
                 model=model,
                 precision=precision,
                 config=FP16_BASES[precision],
-                seconds=statistics.median(run['means']),
                 x_base=ratio(timed, name, fp16_name('base', precision)),
                 x_fp32=ratio(timed, name, fp16_name(model, 'fp32')),
-                fastest_cycle=min(run['cycles']),
-                slowest_cycle=max(run['cycles']),
-                peak_mib=peak(run['memory']),
-                times=run['times'])
+                **summary(timed[name]))
 
     print('\nfp16 on and off: ' + settings_line(
         args, "tools/train.py, the toolbox's StyleGAN2 config-f at "
@@ -103,9 +98,7 @@ def parse_args(argv=None):
         '--image-size', type=int,
         help="the image size (default 256, the recipe's)")
     args = parser.parse_args(argv)
-    for key, value in {**DEFAULTS, **(QUICK if args.quick else {})}.items():
-        if getattr(args, key, None) is None or args.quick:
-            setattr(args, key, value)
+    apply_defaults(args, DEFAULTS, QUICK)
     check_runner_arguments(parser, args, FP16_CYCLE, "R1's interval")
     if args.device != 'cuda':
         parser.error("the toolbox's fp16 runs on CUDA only, and --device is "

@@ -38,7 +38,7 @@ import torch
 from mmgen_adv.evidence.overhead import (DISC_STEPS, VARIANTS, Bench,
                                          cuda_peak_mib, disc_forward_backward,
                                          fmt, peak_memory_mib, repeats_for)
-from mmgen_adv.evidence.runner_timing import write_json
+from mmgen_adv.evidence.runner_timing import apply_defaults, write_json
 
 # time over the floor (base + the extra D pass) that ASGAN and DAT may take
 FLOOR_TARGET = 1.10
@@ -161,9 +161,7 @@ def parse_args(argv=None):
         'meaningless')
     parser.add_argument('--json', help='also write the results here')
     args = parser.parse_args(argv)
-    for key, value in {**DEFAULTS, **(QUICK if args.quick else {})}.items():
-        if getattr(args, key, None) is None or args.quick:
-            setattr(args, key, value)
+    apply_defaults(args, DEFAULTS, QUICK)
     args.channels = tuple(args.channels)
     if args.device == 'cuda' and not torch.cuda.is_available():
         parser.error('--device cuda: PyTorch sees no GPU on this host')

@@ -49,11 +49,10 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from mmgen_adv.errors import UserInputError
 from mmgen_adv.evidence.metrics.digit_classifier import (cache_key,
                                                          load_classifier)
+from mmgen_adv.evidence.plots import plot_against_eps, plot_curves
 from mmgen_adv.evidence.statistics import mean_std, paired
 from mmgen_adv.evidence.study import (ROOT, Run, Step, add_study_arguments,
                                       check_study_arguments, environment,
@@ -381,38 +380,6 @@ def markdown(args, results, env):
     return '\n'.join(lines)
 
 
-def _figure(columns):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    return plt, plt.subplots(1, columns, figsize=(4.4 * columns, 3.6),
-                             dpi=110)
-
-
-def plot_curves(args, runs, path):
-    plt, (fig, axes) = _figure(len(METRICS))
-    for method in args.methods:
-        curves = [evaluations(runs[method, s].path / 'train')
-                  for s in args.seeds]
-        its = [it for it, _ in curves[0]]
-        for ax, metric in zip(axes, METRICS):
-            values = np.array([[v[metric] for _, v in c] for c in curves])
-            line, = ax.plot(its, values.mean(0), marker='o', label=method)
-            if len(curves) > 1:
-                ax.fill_between(its, values.min(0), values.max(0),
-                                alpha=0.15, color=line.get_color())
-    for ax, (label, higher, _) in zip(axes, METRICS.values()):
-        ax.set_title(label + ('' if higher else ' (lower is better)'))
-        ax.set_xlabel('iteration')
-        ax.grid(alpha=0.3)
-    # the first evaluations' FD dwarfs the later differences
-    axes[2].set_yscale('log')
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-
-
 def eps_curves(methods):
     """The eps curves among ``methods``: ``{label: [methods by eps]}``."""
     curves = {}
@@ -422,35 +389,6 @@ def eps_curves(methods):
             else 'DAT, paper' if method.startswith('dat') else 'ASGAN'
         curves.setdefault(label, []).append(method)
     return curves
-
-
-def plot_eps(results, path):
-    """Final metrics against eps (AS-GAN's Fig. 3), one curve per
-    regularizer, the base model as a band and the Gaussian direction as a
-    separate point (mean +- std)."""
-    plt, (fig, axes) = _figure(len(METRICS))
-    for ax, (metric, (label, higher, _)) in zip(axes, METRICS.items()):
-        for name, methods in eps_curves(results).items():
-            means, stds = zip(*[results[m][metric]['mean_std']
-                                for m in methods])
-            ax.errorbar([EPS_OF[m] for m in methods], means, yerr=stds,
-                        marker='o', capsize=3, label=name)
-        mean, std = results['base'][metric]['mean_std']
-        ax.axhline(mean, color='gray', label='base')
-        ax.axhspan(mean - std, mean + std, color='gray', alpha=0.15)
-        if 'asgan_gaussian' in results:
-            g_mean, g_std = results['asgan_gaussian'][metric]['mean_std']
-            ax.errorbar([1.0], [g_mean], yerr=[g_std], marker='s',
-                        color='tab:red', capsize=3,
-                        label='Gaussian direction')
-        ax.set_title(label + ('' if higher else ' (lower is better)'))
-        ax.set_xscale('symlog', linthresh=0.5)
-        ax.set_xlabel('eps (gray levels)')
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 @one_line_errors
@@ -469,19 +407,20 @@ def main(argv=None):
     out = Path(args.work_dir)
     stem = f'results_{args.study}'
     (out / f'{stem}.md').write_text(text + '\n')
+    curves = {m: [evaluations(runs[m, s].path / 'train') for s in args.seeds]
+              for m in args.methods}
     (out / f'{stem}.json').write_text(json.dumps(
-        dict(settings=vars(args),
-             environment=env,
-             results=results,
-             curves={m: [evaluations(runs[m, s].path / 'train')
-                         for s in args.seeds] for m in args.methods}),
-        indent=1))
+        dict(settings=vars(args), environment=env, results=results,
+             curves=curves), indent=1))
     if args.study in EPS_STUDIES:
         figure = f'{args.study}.png'
-        plot_eps(results, out / figure)
+        points = {name: [(EPS_OF[m], m) for m in methods]
+                  for name, methods in eps_curves(results).items()}
+        plot_against_eps(results, points, METRICS, out / figure,
+                         extra={'asgan_gaussian': (1.0, 'Gaussian direction')})
     else:
         figure = f'metrics_{args.study}.png'
-        plot_curves(args, runs, out / figure)
+        plot_curves(curves, METRICS, out / figure, log_scale=('fd', ))
     print(text)
     print(f'written: {out / stem}.md, .json, {out / figure}')
 

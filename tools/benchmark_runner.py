@@ -15,16 +15,16 @@ allocator's peak since the run began).
 """
 import argparse
 import os.path as osp
-import statistics
 
 import mmgen_adv  # noqa: F401  (first: makes mmgen importable)
 import torch
 
 from mmgen_adv.evidence.overhead import DISC_STEPS, fmt
 from mmgen_adv.evidence.runner_timing import (add_runner_arguments,
-                                              check_runner_arguments, peak,
-                                              ratio, settings_line, time_runs,
-                                              write_json)
+                                              apply_defaults,
+                                              check_runner_arguments, ratio,
+                                              settings_line, summary,
+                                              time_runs, write_json)
 from mmgen_adv.evidence.study import ROOT
 
 RUNNER_CONFIGS = {
@@ -56,16 +56,11 @@ def through_runner(args, device):
                                  DISC_STEPS)
     results = {}
     for name, config in RUNNER_CONFIGS.items():
-        run = timed[name]
         results[name] = dict(
             config=config,
-            seconds=statistics.median(run['means']),
             x_base=ratio(timed, name, 'base'),
             target_x_base=RUNNER_TARGETS.get(name),
-            fastest_cycle=min(run['cycles']),
-            slowest_cycle=max(run['cycles']),
-            peak_mib=peak(run['memory']),
-            times=run['times'])
+            **summary(timed[name]))
 
     print('\nThrough the runner: ' + settings_line(
         args, f'tools/train.py, SNGAN CIFAR-10 configs (G {args.channels[0]}'
@@ -92,9 +87,7 @@ def parse_args(argv=None):
         help='base channels of the SNGAN G and D (default: the CIFAR-10 '
         "config's, 256 128)")
     args = parser.parse_args(argv)
-    for key, value in {**DEFAULTS, **(QUICK if args.quick else {})}.items():
-        if getattr(args, key, None) is None or args.quick:
-            setattr(args, key, value)
+    apply_defaults(args, DEFAULTS, QUICK)
     args.channels = tuple(args.channels)
     check_runner_arguments(parser, args, DISC_STEPS, 'disc_steps')
     return args

@@ -1,8 +1,79 @@
 """Figures of the evidence tools."""
 import matplotlib
+import numpy as np
 
 matplotlib.use('Agg')  # the tools run without a screen
 import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _row(columns):
+    return plt.subplots(1, columns, figsize=(4.4 * columns, 3.6), dpi=110)
+
+
+def _finish(fig, axes, path):
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _title(ax, label, higher):
+    ax.set_title(label + ('' if higher else ' (lower is better)'))
+    ax.grid(alpha=0.3)
+
+
+def plot_curves(curves, metrics, path, log_scale=()):
+    """Metrics against the iteration, mean over seeds with their range.
+
+    Args:
+        curves (dict): ``{method: [[(iteration, {metric: value}), ...] per
+            seed]}``.
+        metrics (dict): ``{metric: (label, higher is better, decimals)}``,
+            one panel each.
+        log_scale (tuple): Metrics drawn on a log scale (a first
+            evaluation's value can dwarf the later differences).
+    """
+    fig, axes = _row(len(metrics))
+    for method, runs in curves.items():
+        its = [it for it, _ in runs[0]]
+        for ax, metric in zip(axes, metrics):
+            values = np.array([[v[metric] for _, v in run] for run in runs])
+            line, = ax.plot(its, values.mean(0), marker='o', label=method)
+            if len(runs) > 1:
+                ax.fill_between(its, values.min(0), values.max(0),
+                                alpha=0.15, color=line.get_color())
+    for ax, (metric, (label, higher, _)) in zip(axes, metrics.items()):
+        _title(ax, label, higher)
+        ax.set_xlabel('iteration')
+        if metric in log_scale:
+            ax.set_yscale('log')
+    _finish(fig, axes, path)
+
+
+def plot_against_eps(results, points, metrics, path, extra=None):
+    """Final metrics against eps (AS-GAN's Fig. 3): one curve per
+    regularizer (``points``: ``{label: [(eps, method), ...]}``), the base
+    model as a band, and ``extra`` methods (``{method: (x, label)}``) as
+    single points; mean +- std over seeds from ``results``."""
+    fig, axes = _row(len(metrics))
+    for ax, (metric, (label, higher, _)) in zip(axes, metrics.items()):
+        for name, curve in points.items():
+            means, stds = zip(*[results[m][metric]['mean_std']
+                                for _, m in curve])
+            ax.errorbar([eps for eps, _ in curve], means, yerr=stds,
+                        marker='o', capsize=3, label=name)
+        mean, std = results['base'][metric]['mean_std']
+        ax.axhline(mean, color='gray', label='base')
+        ax.axhspan(mean - std, mean + std, color='gray', alpha=0.15)
+        for method, (x, name) in (extra or {}).items():
+            if method in results:
+                m, s = results[method][metric]['mean_std']
+                ax.errorbar([x], [m], yerr=[s], marker='s', capsize=3,
+                            color='tab:red', label=name)
+        _title(ax, label, higher)
+        ax.set_xscale('symlog', linthresh=0.5)
+        ax.set_xlabel('eps (gray levels)')
+    _finish(fig, axes, path)
 
 
 def plot_accuracy(curves, eps_grid, path, spreads=None):

@@ -42,6 +42,14 @@ def add_runner_arguments(parser, cycle, iters, warmup, what):
     parser.add_argument('--json', help='also write the results here')
 
 
+def apply_defaults(args, defaults, quick):
+    """Fill the options left unset from ``defaults``; with ``--quick`` the
+    ``quick`` settings replace whatever was given."""
+    for key, value in {**defaults, **(quick if args.quick else {})}.items():
+        if getattr(args, key, None) is None or args.quick:
+            setattr(args, key, value)
+
+
 def check_runner_arguments(parser, args, cycle, what):
     if args.iters < cycle or args.iters % cycle or args.warmup % cycle:
         parser.error(f'--iters and --warmup must be multiples of {what} '
@@ -142,6 +150,17 @@ def ratio(timed, name, reference):
     return statistics.median(
         m / r for m, r in zip(timed[name]['means'],
                               timed[reference]['means']))
+
+
+def summary(run):
+    """One config's timings (from :func:`time_runs`): the median over
+    repeats of its mean s / iteration, its fastest and slowest cycle, its
+    peak memory and every timed iteration."""
+    return dict(seconds=statistics.median(run['means']),
+                fastest_cycle=min(run['cycles']),
+                slowest_cycle=max(run['cycles']),
+                peak_mib=peak(run['memory']),
+                times=run['times'])
 
 
 def peak(memory):
