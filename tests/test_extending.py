@@ -1,6 +1,7 @@
 """The guide's example regularizer (docs/examples/instance_noise.py): a
 new regularizer in one file, registered by importing it, trains through
 tools/train.py and is refused like the shipped ones."""
+import importlib
 import json
 import sys
 
@@ -15,15 +16,26 @@ from conftest import ROOT, run_tool
 from gan_fixtures import build, dcgan, optimizers
 
 EXAMPLES = ROOT / 'docs' / 'examples'
-sys.path.insert(0, str(EXAMPLES))
-import instance_noise  # noqa: E402 (registers InstanceNoise)
 
 
-def test_the_example_is_registered_by_importing_it():
+@pytest.fixture(scope='module', autouse=True)
+def instance_noise():
+    """Imported while this module's tests run, not at collection, so that
+    other tests still see only the shipped regularizers."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        yield importlib.import_module('instance_noise')
+    finally:
+        REGULARIZERS.module_dict.pop('InstanceNoise', None)
+        sys.modules.pop('instance_noise', None)
+        sys.path.remove(str(EXAMPLES))
+
+
+def test_the_example_is_registered_by_importing_it(instance_noise):
     assert REGULARIZERS.get('InstanceNoise') is instance_noise.InstanceNoise
 
 
-def test_d_sees_both_sides_with_noise_of_the_set_level():
+def test_d_sees_both_sides_with_noise_of_the_set_level(instance_noise):
     model = build(dcgan(dict(type='InstanceNoise', sigma=32.0),
                         train_cfg=dict(disc_steps=100)))
     seen = []

@@ -205,7 +205,8 @@ def test_ssgan_needs_a_rotation_head():
             discriminator=dict(type='ProjDiscriminator', input_scale=32,
                                base_channels=16),
             gan_loss=dict(type='GANLoss', gan_type='hinge')))
-    with pytest.raises(ConfigError, match='gen_rotation_weight must be in'):
+    with pytest.raises(ConfigError,
+                       match='gen_rotation_weight must be >= 0.0, got -1'):
         ssgan(gen_rotation_weight=-1)
 
 
