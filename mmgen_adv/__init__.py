@@ -12,23 +12,31 @@ Three layers, a folder each:
 * ``evidence/``: what the claims are measured with (offline datasets and
   metrics, studies over seeds, their statistics, evaluation).
 
-Importing the package makes mmgen 0.7.3 work on the pinned PyTorch (see
-:mod:`mmgen_adv.runs.compat`) and registers everything it provides into
-mmgen's and mmcv's registries, so a config only needs
-``custom_imports = dict(imports=['mmgen_adv'], allow_failed_imports=False)``.
+Two hosts, one environment each (their mmcv majors share one import name):
+
+* mmgen 0.7.3: importing the package makes mmgen work on the pinned PyTorch
+  (see :mod:`mmgen_adv.runs.compat`) and registers everything it provides
+  into mmgen's and mmcv's registries, so a config only needs
+  ``custom_imports = dict(imports=['mmgen_adv'], allow_failed_imports=False)``;
+* MMagic 1.x: ``import mmgen_adv.mmagic`` (its configs' ``custom_imports``)
+  does the same for MMagic; there the package itself imports only the
+  methods' registry.
 """
+import importlib.util
 import warnings
 
-# mmcv 1.7 announces its 2.0 renaming on import; irrelevant to this pin
-warnings.filterwarnings(
-    'ignore', message='On January 1, 2023, MMCV', category=UserWarning)
+from .version import __version__
 
-from .runs import compat  # noqa: E402
+if importlib.util.find_spec('mmgen') is not None:
+    # mmcv 1.7 announces its 2.0 renaming on import; irrelevant to this pin
+    warnings.filterwarnings(
+        'ignore', message='On January 1, 2023, MMCV', category=UserWarning)
 
-compat.apply()
+    from .runs import compat
 
-from . import evidence, models  # noqa: E402,F401 (registries)
-from .runs import hooks  # noqa: E402,F401 (registries)
-from .version import __version__  # noqa: E402
+    compat.apply()
 
-__all__ = ['__version__', 'compat']
+    from . import evidence, models  # noqa: F401 (registries)
+    from .runs import hooks  # noqa: F401 (registries)
+
+__all__ = ['__version__']

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmgen_adv.errors import NonFiniteLossError
-from mmgen_adv.models.host import NonFiniteGuard
+from mmgen_adv.methods.host import NonFiniteGuard
 
 from gan_fixtures import (batches, build, count_calls, dcgan, image_size,
                           optimizers, sngan, train)

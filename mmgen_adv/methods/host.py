@@ -10,8 +10,12 @@ optimizer step, and the parsing of the log. Another toolbox needs another
 ``DiscHost`` and model classes that create it; the regularizers and
 attacks do not change.
 
-The host of mmgen 0.7.3 is :class:`mmgen_adv.models.host.MMGenHost`.
+The host of mmgen 0.7.3 is :class:`mmgen_adv.models.host.MMGenHost`, that
+of MMagic 1.x :class:`mmgen_adv.mmagic.host.MMagicHost`.
 """
+import math
+
+from ..errors import NonFiniteLossError
 
 
 def call_disc(disc, images, labels=None, aux=False):
@@ -71,6 +75,19 @@ class DiscHost:
         logged, as ``disc_fake_clean``/``disc_real_clean``."""
         raise NotImplementedError
 
+    def gan_terms(self, pred_fake, pred_real, gan_weight=1.0):
+        """The GAN terms of :meth:`disc_terms` under the toolbox's names
+        (``loss_disc_fake``, ``loss_disc_real``), for hosts to share."""
+        terms = {}
+        for side, pred in (('fake', pred_fake), ('real', pred_real)):
+            value = self.gan_loss(pred, side == 'real', is_disc=True)
+            if gan_weight == 0:
+                terms[f'disc_{side}_clean'] = value.detach()
+            else:
+                terms[f'loss_disc_{side}'] = value if gan_weight == 1 else \
+                    gan_weight * value
+        return terms
+
     def real_attack_objective(self, output, labels=None):
         """What an attack on real images raises: the model's D loss on them
         (every head it trains), a scalar."""
@@ -95,3 +112,43 @@ class DiscHost:
     def restart(self):
         """Prepare a second D optimizer step within this iteration."""
         raise NotImplementedError
+
+
+class NonFiniteGuard:
+    """Stops training at a non-finite loss term, before the update.
+
+    Under the fp16 loss scaler an overflowing loss is routine: the scaler
+    skips that step and lowers its scale. Training stops only when the loss
+    stays non-finite ``MAX_FP16_ITERS`` iterations in a row (the scale has
+    been halved as often, 2**-16 of where it was: no longer an overflow).
+    """
+
+    MAX_FP16_ITERS = 16
+
+    def __init__(self):
+        self.streak = 0  # iterations in a row with a non-finite loss
+        self.this_iteration = False
+        self.fp16 = False
+
+    def begin(self, fp16):
+        self.this_iteration, self.fp16 = False, fp16
+
+    def end(self):
+        self.streak = self.streak + 1 if self.this_iteration else 0
+
+    def check(self, log_vars, iteration):
+        bad = [(k, v) for k, v in log_vars.items()
+               if k != 'loss' and 'loss' in k and not math.isfinite(v)]
+        if not bad:
+            return
+        terms = ', '.join(f'{k} = {v}' for k, v in bad)
+        if self.fp16:
+            self.this_iteration = True
+            if self.streak + 1 < self.MAX_FP16_ITERS:
+                return  # the scaler skips this step
+            terms += (f' ({self.MAX_FP16_ITERS} iterations in a row under '
+                      'the fp16 loss scaler)')
+        raise NonFiniteLossError(
+            f'non-finite loss at iteration {iteration}: {terms}. Training '
+            'stopped before this update; the checkpoints already written '
+            'are kept')

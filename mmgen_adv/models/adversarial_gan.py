@@ -21,9 +21,9 @@ from mmgen.models.gans import BasicConditionalGAN, StaticUnconditionalGAN
 
 from ..errors import ConfigError
 from ..methods.disc_step import DiscBatch, DiscStep
+from ..methods.host import NonFiniteGuard
 from ..methods.regularizers import build_regularizer, standard_disc_step
-from .host import (MMGenHost, NonFiniteGuard, label_entries, step_optimizer,
-                   unwrap)
+from .host import MMGenHost, label_entries, step_optimizer, unwrap
 
 
 class AdversarialGANMixin:

@@ -9,13 +9,10 @@ accumulation, the optimizer step, and the toolbox's log parsing with a
 check for non-finite losses. Models with more heads subclass it (SSGAN's
 rotation task, Rob-GAN's class head: ``ssgan.py``, ``robgan.py``).
 """
-import math
-
 from mmcv.parallel import is_module_wrapper
 from torch.nn.parallel.distributed import _find_tensors
 
-from ..errors import NonFiniteLossError
-from ..methods.host import DiscHost, call_disc
+from ..methods.host import DiscHost, NonFiniteGuard, call_disc
 
 
 def unwrap(module):
@@ -31,46 +28,6 @@ def step_optimizer(optimizer, loss_scaler=None):
         loss_scaler.step(optimizer)
     else:
         optimizer.step()
-
-
-class NonFiniteGuard:
-    """Stops training at a non-finite loss term, before the update.
-
-    Under the fp16 loss scaler an overflowing loss is routine: the scaler
-    skips that step and lowers its scale. Training stops only when the loss
-    stays non-finite ``MAX_FP16_ITERS`` iterations in a row (the scale has
-    been halved as often, 2**-16 of where it was: no longer an overflow).
-    """
-
-    MAX_FP16_ITERS = 16
-
-    def __init__(self):
-        self.streak = 0  # iterations in a row with a non-finite loss
-        self.this_iteration = False
-        self.fp16 = False
-
-    def begin(self, fp16):
-        self.this_iteration, self.fp16 = False, fp16
-
-    def end(self):
-        self.streak = self.streak + 1 if self.this_iteration else 0
-
-    def check(self, log_vars, iteration):
-        bad = [(k, v) for k, v in log_vars.items()
-               if k != 'loss' and 'loss' in k and not math.isfinite(v)]
-        if not bad:
-            return
-        terms = ', '.join(f'{k} = {v}' for k, v in bad)
-        if self.fp16:
-            self.this_iteration = True
-            if self.streak + 1 < self.MAX_FP16_ITERS:
-                return  # the scaler skips this step
-            terms += (f' ({self.MAX_FP16_ITERS} iterations in a row under '
-                      'the fp16 loss scaler)')
-        raise NonFiniteLossError(
-            f'non-finite loss at iteration {iteration}: {terms}. Training '
-            'stopped before this update; the checkpoints already written '
-            'are kept')
 
 
 def label_entries(real_label, fake_label):
@@ -143,16 +100,9 @@ class MMGenHost(DiscHost):
             fake_imgs=batch.fake, real_imgs=batch.real,
             batch_size=batch.batch_size,
             **label_entries(batch.real_label, batch.fake_label))
-        terms = {}
-        for side, pred in (('fake', pred_fake), ('real', pred_real)):
-            value = self.gan_loss(pred, side == 'real', is_disc=True)
-            if gan_weight == 0:
-                terms[f'disc_{side}_clean'] = value.detach()
-            else:
-                terms[f'loss_disc_{side}'] = value if gan_weight == 1 else \
-                    gan_weight * value
-        return self.add_auxiliary_losses(terms, self.disc_auxiliary_losses,
-                                         data)
+        return self.add_auxiliary_losses(
+            self.gan_terms(pred_fake, pred_real, gan_weight),
+            self.disc_auxiliary_losses, data)
 
     def gen_terms(self, data):
         """The toolbox's G loss terms (``BaseGAN._get_gen_loss``'s, apart

@@ -63,7 +63,7 @@ class ADANotAvailableError(ImportError):
     released package."""
 
 
-def _once(name):
+def apply_once(name):
 
     def decorator(fn):
 
@@ -84,7 +84,7 @@ def _mmgen_dir():
     return list(spec.submodule_search_locations)[0]
 
 
-@_once('missing_ada')
+@apply_once('missing_ada')
 def fix_missing_ada():
     """Register a stand-in for the ADA package the sdist does not ship.
 
@@ -131,7 +131,7 @@ def fix_missing_ada():
     })
 
 
-@_once('get_stream')
+@apply_once('get_stream')
 def fix_get_stream():
     """mmcv passes an int device index to ``_get_stream``."""
     import mmcv.parallel._functions as functions
@@ -146,7 +146,7 @@ def fix_get_stream():
     functions._get_stream = _get_stream
 
 
-@_once('replicated_tensor_module')
+@apply_once('replicated_tensor_module')
 def fix_replicated_tensor_module():
     """mmcv's ``_run_ddp_forward`` reads an attribute DDP no longer has."""
     from mmcv.parallel import MMDistributedDataParallel
@@ -165,13 +165,13 @@ def checkpoint_safe_globals():
     return safe
 
 
-@_once('safe_checkpoints')
+@apply_once('safe_checkpoints')
 def fix_safe_checkpoints():
     """Keep ``weights_only=True`` loading; allowlist what checkpoints hold."""
     torch.serialization.add_safe_globals(checkpoint_safe_globals())
 
 
-@_once('dynamic_ddp_without_ddp')
+@apply_once('dynamic_ddp_without_ddp')
 def fix_dynamic_ddp_without_ddp():
     """``is_dynamic_ddp=True`` on a non-distributed model crashes the
     runner."""
@@ -189,7 +189,7 @@ def fix_dynamic_ddp_without_ddp():
     DynamicIterBasedRunner.__init__ = __init__
 
 
-@_once('resume_on_cpu')
+@apply_once('resume_on_cpu')
 def fix_resume_on_cpu():
     """``runner.resume`` maps checkpoints to ``torch.cuda.current_device()``
     by default, which raises on a host without CUDA."""
@@ -207,7 +207,7 @@ def fix_resume_on_cpu():
     DynamicIterBasedRunner.resume = resume
 
 
-@_once('adam_betas')
+@apply_once('adam_betas')
 def fix_adam_betas():
     """Give optimizers float betas: ``(0, 0.99**r)`` is refused by torch."""
     import mmgen.core.optimizer.builder as builder
@@ -282,7 +282,7 @@ def enable_cpu_process_group():
     _APPLIED.add('cpu_process_group')
 
 
-@_once('numpy_cumproduct')
+@apply_once('numpy_cumproduct')
 def fix_numpy_cumproduct():
     """mmgen's diffusion models call ``np.cumproduct``, removed in NumPy 2."""
     import numpy as np
@@ -290,7 +290,7 @@ def fix_numpy_cumproduct():
         np.cumproduct = np.cumprod
 
 
-@_once('mmengine_hyphenated_paths')
+@apply_once('mmengine_hyphenated_paths')
 def fix_mmengine_hyphenated_paths():
     """mmengine only accepts ``package::dir/file`` whose names match ``\\w*``,
     which refuses the toolbox's own ``mmgen::wgan-gp/...`` configs."""
@@ -313,7 +313,7 @@ def _closure_variable(function, name):
     return cells[name].cell_contents
 
 
-@_once('conv2d_gradfix_weight_grad')
+@apply_once('conv2d_gradfix_weight_grad')
 def fix_conv2d_gradfix_weight_grad():
     """Give ``mmgen.ops.conv2d_gradfix`` a weight gradient that exists.
 

@@ -13,9 +13,11 @@ from .asgan import ASGAN
 from .base import AttackRegularizer, Regularizer, standard_disc_step
 from .dat import DAT
 from .pgd import PGD
-from .registry import REGULARIZERS, build_regularizer, check_adv_cfg
+from .registry import (REGULARIZERS, build_regularizer, check_adv_cfg,
+                       unbound_regularizer)
 
 __all__ = [
     'ASGAN', 'AttackRegularizer', 'DAT', 'PGD', 'REGULARIZERS', 'Regularizer',
-    'build_regularizer', 'check_adv_cfg', 'standard_disc_step'
+    'build_regularizer', 'check_adv_cfg', 'standard_disc_step',
+    'unbound_regularizer'
 ]

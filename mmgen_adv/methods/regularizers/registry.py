@@ -53,10 +53,16 @@ def check_adv_cfg(adv_cfg, where='adv_cfg'):
     return cls
 
 
+def unbound_regularizer(adv_cfg, where='adv_cfg'):
+    """The regularizer of ``adv_cfg``, its keys and values checked, not yet
+    bound to a model (what a tool checks before a run)."""
+    cls = check_adv_cfg(adv_cfg, where)
+    return cls(**{k: v for k, v in adv_cfg.items() if k != 'type'})
+
+
 def build_regularizer(adv_cfg, host):
     """The regularizer of ``adv_cfg``, checked and bound to the model behind
     ``host`` (a :class:`~mmgen_adv.methods.host.DiscHost`)."""
-    cls = check_adv_cfg(adv_cfg)
-    regularizer = cls(**{k: v for k, v in adv_cfg.items() if k != 'type'})
+    regularizer = unbound_regularizer(adv_cfg)
     regularizer.bind(host)
     return regularizer
