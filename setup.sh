@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the pinned mmgen_adv stack into a virtual environment (default ./.venv).
 #   ./setup.sh [VENV_DIR]        or   MMGEN_ADV_VENV=/path ./setup.sh
+#   ./setup.sh --host mmagic [VENV_DIR]   the MMagic 1.x host instead (default ./.venv-mmagic):
+#     mmcv 1.x and 2.x share the import name, so each host has its own environment.
 # Idempotent: a second run with the same pins only re-checks the editable install
 # and that mmcv-full's compiled ops work (tools/check_build.py ops, a few seconds).
 # On a machine with an NVIDIA GPU (nvidia-smi answers), mmcv-full is built with CUDA ops
@@ -11,19 +13,39 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="${1:-${MMGEN_ADV_VENV:-$here/.venv}}"
+host=mmgen
+if [ "${1:-}" = --host ]; then host="${2:-}"; shift 2 || shift; fi
+case "$host" in
+    mmgen) default_venv="$here/.venv" ;;
+    mmagic) default_venv="$here/.venv-mmagic" ;;
+    *) echo "[setup] --host must be one of mmgen, mmagic; got '$host'" >&2; exit 2 ;;
+esac
+venv="${1:-${MMGEN_ADV_VENV:-$default_venv}}"
 python="${PYTHON:-python3}"
 
-# The exact stack (see README "Installation"). `===` pins the registry build of
+# The exact stack (see docs/installation.md). `===` pins the registry build of
 # torch: a plain `==` may pick a local `+cpu` build that torchvision cannot load against.
 torch_pins=("torch===2.13.0" "torchvision==0.28.0")
+# setuptools < 80: mmcv's setup.py imports pkg_resources
 build_pins=("setuptools==79.0.1" "wheel" "ninja")
-# mmcv-full does not declare OpenCV, which `import mmcv` needs; its check needs both
-mmcv_pins=("mmcv-full==1.7.2" "opencv-python-headless")
-stack_pins=("mmgen==0.7.3" "mmcls==0.25.0" "mmengine==0.10.7" "scipy<1.18"
-            "numpy" "click" "requests" "tqdm"
-            "prettytable" "scikit-image" "scikit-learn" "matplotlib"
-            "tensorboard" "pytest")
+common_pins=("scipy<1.18" "numpy" "click" "requests" "tqdm" "prettytable"
+             "scikit-image" "scikit-learn" "matplotlib" "tensorboard" "pytest")
+if [ "$host" = mmgen ]; then
+    # mmcv-full does not declare OpenCV, which `import mmcv` needs; its check needs both
+    mmcv_pins=("mmcv-full==1.7.2" "opencv-python-headless")
+    stack_pins=("mmgen==0.7.3" "mmcls==0.25.0" "mmengine==0.10.7" "${common_pins[@]}")
+    ready='import mmgen_adv, mmgen.models; print("[setup] mmgen_adv", mmgen_adv.__version__, "ready with mmgen", __import__("mmgen").__version__)'
+else
+    # mmagic 1.2.0 refuses mmcv >= 2.2, and 2.1.0 is an sdist only
+    mmcv_pins=("mmcv==2.1.0" "opencv-python-headless")
+    # what `import mmagic.models` needs on today's packages: diffusers with
+    # pipelines.paint_by_example, the hub API that diffusers < 0.29 calls
+    # (cached_download), a transformers of its time, and the undeclared albumentations
+    stack_pins=("mmagic==1.2.0" "mmengine==0.10.7" "diffusers==0.28.2"
+                "huggingface_hub<0.26" "transformers==4.46.3" "albumentations"
+                "${common_pins[@]}")
+    ready='import mmgen_adv.mmagic, mmagic.models; print("[setup] mmgen_adv", mmgen_adv.__version__, "ready with mmagic", __import__("mmagic").__version__)'
+fi
 
 if [ "${MMGEN_ADV_CPU_OPS:-0}" = 1 ]; then with_cuda=0
 elif nvidia-smi >/dev/null 2>&1; then with_cuda=1; else with_cuda=0; fi
@@ -70,17 +92,17 @@ else
     fi
     if [ "$rebuild_mmcv" = 1 ]; then
         log "   rebuilding: uninstalling mmcv-full and removing its cached wheel"
-        "$venv/bin/python" -m pip uninstall -q -y mmcv-full || true
-        "$venv/bin/python" -m pip cache remove mmcv_full >/dev/null
+        "$venv/bin/python" -m pip uninstall -q -y "${mmcv_pins[0]%%==*}" || true
+        "$venv/bin/python" -m pip cache remove "$(echo "${mmcv_pins[0]%%==*}" | tr - _)" >/dev/null
     fi
     pip_install -q --no-build-isolation "${mmcv_pins[@]}"
     ops_checked="$(check_build ops --device "$ops_device")"
     log "$ops_checked"
-    log "4/4 mmgen and its runtime dependencies"
+    log "4/4 $host and its runtime dependencies"
     pip_install -q --no-build-isolation "${stack_pins[@]}"
     echo "$stamp_text" > "$stamp"
     log "stack installed in $((SECONDS - t0)) s"
 fi
 
 pip_install -q --no-deps --no-build-isolation -e "$here"
-"$venv/bin/python" -c 'import mmgen_adv, mmgen.models; print("[setup] mmgen_adv", mmgen_adv.__version__, "ready with mmgen", __import__("mmgen").__version__)'
+"$venv/bin/python" -c "$ready"

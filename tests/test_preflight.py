@@ -131,7 +131,7 @@ def test_every_shipped_and_project_config_passes(shipped):
     """No valid config is refused: the toolbox's own (those it can load)
     and this project's."""
     project = sorted(str(p) for p in (ROOT / 'configs').rglob('*.py')
-                     if '_base_' not in p.parts)
+                     if '_base_' not in p.parts and 'mmagic' not in p.parts)
     refused = []
     for path in shipped + project:
         try:

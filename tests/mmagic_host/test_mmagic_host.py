@@ -1,0 +1,163 @@
+"""The MMagic 1.x host: its update is MMagic's own without ``adv_cfg`` (or
+while the regularizer is off), parameter for parameter, and with it the
+same algorithm as on the mmgen host.
+
+Run in the MMagic environment: ``.venv-mmagic/bin/python -m pytest tests
+-m mmagic``.
+"""
+import copy
+
+import pytest
+import torch
+
+REASON = ('MMagic tier: runs in the MMagic environment (./setup.sh --host '
+          'mmagic; .venv-mmagic/bin/python -m pytest tests -m mmagic)')
+pytest.importorskip('mmagic', reason=REASON)
+pytestmark = pytest.mark.mmagic
+
+import mmgen_adv.mmagic  # noqa: E402,F401  (first: compat)
+from mmagic.models import DataPreprocessor  # noqa: E402
+from mmagic.registry import MODELS  # noqa: E402
+from mmagic.structures import DataSample  # noqa: E402
+from mmengine import MessageHub  # noqa: E402
+from mmengine.optim import OptimWrapper, OptimWrapperDict  # noqa: E402
+
+from mmgen_adv.errors import ConfigError  # noqa: E402
+
+import cross_host_probe  # noqa: E402
+
+
+def sngan(type_, **kwargs):
+    """A small SNGAN at 32x32, conditional on 10 classes."""
+    return MODELS.build(dict(
+        type=type_, noise_size=16, num_classes=10,
+        data_preprocessor=DataPreprocessor(),
+        generator=dict(type='SNGANGenerator', output_scale=32,
+                       base_channels=16, num_classes=10),
+        discriminator=dict(type='ProjDiscriminator', input_scale=32,
+                           base_channels=16, num_classes=10),
+        **kwargs))
+
+
+def dcgan(type_, **kwargs):
+    """A small DCGAN at 32x32."""
+    return MODELS.build(dict(
+        type=type_, noise_size=16,
+        data_preprocessor=DataPreprocessor(),
+        generator=dict(type='DCGANGenerator', output_scale=32,
+                       base_channels=32, noise_size=16),
+        discriminator=dict(type='DCGANDiscriminator', input_scale=32,
+                           output_scale=4, out_channels=1, base_channels=32),
+        **kwargs))
+
+
+def optim_wrappers(model, accumulation=1):
+    return OptimWrapperDict(**{
+        name: OptimWrapper(
+            torch.optim.Adam(getattr(model, name).parameters(), lr=1e-3,
+                             betas=(0.0, 0.9)),
+            accumulative_counts=accumulation)
+        for name in ('generator', 'discriminator')})
+
+
+def batches(num, batch_size=4, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(num):
+        samples = []
+        for _ in range(batch_size):
+            sample = DataSample(
+                gt_img=torch.randint(0, 256, (3, 32, 32), generator=gen,
+                                     dtype=torch.uint8))
+            sample.set_gt_label(torch.randint(0, 10, (1, ), generator=gen))
+            samples.append(sample)
+        yield dict(inputs=dict(), data_samples=samples)
+
+
+def train(model, iters, accumulation=1, seed=0):
+    """``iters`` iterations of MMagic's train_step, as its runner calls it;
+    returns the logs."""
+    wrappers = optim_wrappers(model, accumulation)
+    hub = MessageHub.get_current_instance()
+    torch.manual_seed(seed)
+    logs = []
+    for it, data in enumerate(batches(iters)):
+        hub.update_info('iter', it)
+        logs.append(model.train_step(data, wrappers))
+    return logs, wrappers
+
+
+def same_weights(a, b):
+    b.load_state_dict(a.state_dict())
+
+
+def assert_same_parameters(a, b):
+    for (name, pa), (_, pb) in zip(a.state_dict().items(),
+                                   b.state_dict().items()):
+        assert torch.equal(pa, pb), name
+
+
+@pytest.mark.parametrize('build,base,adv', [
+    (sngan, 'SNGAN', 'AdvSNGAN'),
+    (dcgan, 'DCGAN', 'AdvDCGAN'),
+])
+@pytest.mark.parametrize('adv_cfg', [None, 'off'])
+def test_the_update_is_mmagics_without_a_regularizer(
+        build, base, adv, adv_cfg):
+    """Without adv_cfg the model is MMagic's; with the regularizer held off
+    (an eps schedule's warm-up) the standard update through the host is
+    MMagic's too: same draws, losses, accumulation and steps."""
+    torch.manual_seed(0)
+    reference = build(base, discriminator_steps=2)
+    model = build(adv, discriminator_steps=2,
+                  adv_cfg=None if adv_cfg is None else dict(type='DAT'))
+    same_weights(reference, model)
+    if adv_cfg == 'off':
+        model.adv.active = False
+    logs_ref, wrappers_ref = train(reference, 4, accumulation=2)
+    logs, wrappers = train(model, 4, accumulation=2)
+    assert_same_parameters(reference, model)
+    for name in ('generator', 'discriminator'):
+        assert wrappers[name]._inner_count == wrappers_ref[name]._inner_count
+    for log_ref, log in zip(logs_ref, logs):
+        assert set(log) == set(log_ref)
+        for key in log_ref:
+            assert log[key].item() == log_ref[key].item(), key
+
+
+@pytest.mark.parametrize('adv_cfg', [dict(type='DAT'), dict(type='ASGAN')])
+def test_a_regularized_iteration_counts_once(adv_cfg):
+    """Extra backwards and ASGAN's second D step within an iteration are one
+    pass of the wrapper's accumulation, as MMagic's update."""
+    torch.manual_seed(0)
+    model = sngan('AdvSNGAN', adv_cfg=adv_cfg)
+    before = copy.deepcopy(model.discriminator.state_dict())
+    logs, wrappers = train(model, 3)
+    assert wrappers['discriminator']._inner_count == 3
+    assert any(not torch.equal(before[k], v)
+               for k, v in model.discriminator.state_dict().items())
+    prefix = 'dat' if adv_cfg['type'] == 'DAT' else 'asgan'
+    assert any(k.startswith('loss_disc_adv') or prefix in k
+               for k in logs[-1]), logs[-1]
+
+
+def test_bad_adv_cfg_is_refused_in_one_line():
+    with pytest.raises(ConfigError) as err:
+        sngan('AdvSNGAN', adv_cfg=dict(type='DAT', variantt='paper'))
+    assert '\n' not in str(err.value)
+    assert 'variantt' in str(err.value)
+
+
+def test_both_hosts_make_the_same_update():
+    """The same D weights, batch and settings through the mmgen host (its
+    environment, in a subprocess) and this one: the same attacked images,
+    losses and D step, for hinge and the non-saturating loss (ASGAN, DAT
+    and DAT's reference variant)."""
+    cases = cross_host_probe.make_cases()
+    theirs = cross_host_probe.in_mmgen_environment(cases)
+    for case, other in zip(cases, theirs):
+        mine = cross_host_probe.run_case(case)
+        assert (mine['host'], other['host']) == ('mmagic', 'mmgen')
+        diff = cross_host_probe.differences(mine, other)
+        assert diff['d_calls'] >= 3, diff  # the attack's calls among them
+        assert diff['inputs'] < 1e-6 and diff['log'] < 1e-6 and \
+            diff['weights'] < 1e-6, (case['gan_type'], case['adv_cfg'], diff)

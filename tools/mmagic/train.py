@@ -1,0 +1,94 @@
+"""Train an MMagic 1.x config with this project's models (MMagic's own
+command line: mmengine's Runner, ``--resume``, ``--amp``, ``--launcher``).
+
+    .venv-mmagic/bin/python tools/mmagic/train.py CONFIG [--work-dir DIR]
+        [--resume] [--amp] [--cfg-options KEY=VALUE ...]
+        [--launcher none|pytorch|slurm|mpi]
+
+``mmgen_adv.mmagic`` is imported before the config is read (its compat
+makes ``mmagic::`` bases with ``-`` in their path load). Bad input (an
+unknown ``adv_cfg`` key or value, a config that does not load) is refused
+in one line, exit status 2, before the runner writes anything.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import mmgen_adv.mmagic  # noqa: F401  (first: compat and registries)
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+from mmgen_adv.errors import EXIT_INPUT_ERROR, UserInputError
+from mmgen_adv.methods.regularizers import unbound_regularizer
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train an MMagic config')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument('--resume', action='store_true',
+                        help='resume from the latest checkpoint in work-dir')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision (AmpOptimWrapper)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings, KEY=VALUE')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def amp_optim_wrappers(optim_wrapper):
+    """``--amp``: every OptimWrapper of the config becomes an
+    AmpOptimWrapper with a dynamic loss scale (as MMagic's tool does)."""
+    wrappers = [w for w in optim_wrapper.values()
+                if isinstance(w, dict) and 'type' in w] \
+        if 'constructor' in optim_wrapper and \
+        optim_wrapper['constructor'] != 'DefaultOptimWrapperConstructor' \
+        else [optim_wrapper]
+    for wrapper in wrappers:
+        if wrapper.get('type', 'OptimWrapper') not in ('OptimWrapper',
+                                                       'AmpOptimWrapper'):
+            raise UserInputError(
+                f"--amp needs optim_wrapper type 'OptimWrapper', got "
+                f"{wrapper['type']!r}")
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.setdefault('loss_scale', 'dynamic')
+
+
+def load_config(args):
+    try:
+        cfg = Config.fromfile(args.config)
+    except (OSError, SyntaxError, ValueError) as err:
+        raise UserInputError(f'cannot load {args.config}: {err}') from err
+    cfg.launcher = args.launcher
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        amp_optim_wrappers(cfg.optim_wrapper)
+    if args.resume:
+        cfg.resume = True
+    # the runner writes its work dir before it builds the model
+    if cfg.model.get('adv_cfg') is not None:
+        unbound_regularizer(cfg.model.adv_cfg, 'model.adv_cfg')
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        runner = Runner.from_cfg(load_config(args))
+    except UserInputError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    runner.train()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
