@@ -1,6 +1,8 @@
 """Every global random generator's state, captured and restored: code that
 must not draw from the training stream (probes, pre-flight checks, a
-resumed fine-tuning) runs inside :class:`PreservedRandomState`."""
+resumed fine-tuning) runs inside :class:`PreservedRandomState`; and the
+per-iteration seeds that make a resumed run continue exactly (each host's
+``IterationSeedHook``)."""
 import random
 
 import numpy as np
@@ -38,3 +40,15 @@ class PreservedRandomState:
 
     def __exit__(self, *exc):
         restore_random_state(self.state)
+
+
+def iteration_seed(seed, iteration, rank=None):
+    """A 32-bit seed for one iteration (and rank), well mixed."""
+    entropy = [seed, iteration] + ([] if rank is None else [rank])
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # CPU and every CUDA device

@@ -7,7 +7,7 @@ from . import compat
 
 compat.apply()
 
-from . import models  # noqa: E402,F401 (registry)
+from . import hooks, models  # noqa: E402,F401 (registries)
 from .host import MMagicHost  # noqa: E402
 
-__all__ = ['MMagicHost', 'compat', 'models']
+__all__ = ['MMagicHost', 'compat', 'hooks', 'models']

@@ -73,6 +73,11 @@ def load_config(args):
         amp_optim_wrappers(cfg.optim_wrapper)
     if args.resume:
         cfg.resume = True
+    # the noise of iteration k from (seed, k): a resumed run is exact
+    if not any(hook.get('type') == 'IterationSeedHook'
+               for hook in cfg.get('custom_hooks') or []):
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='IterationSeedHook')]
     # the runner writes its work dir before it builds the model
     if cfg.model.get('adv_cfg') is not None:
         unbound_regularizer(cfg.model.adv_cfg, 'model.adv_cfg')

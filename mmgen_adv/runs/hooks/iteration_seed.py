@@ -1,21 +1,7 @@
 """Random state as a function of the iteration, so resuming is exact."""
-import random
-
-import numpy as np
-import torch
 from mmcv.runner import HOOKS, Hook, get_dist_info
 
-
-def iteration_seed(seed, iteration, rank=None):
-    """A 32-bit seed for one iteration (and rank), well mixed."""
-    entropy = [seed, iteration] + ([] if rank is None else [rank])
-    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
-
-
-def seed_everything(seed):
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # CPU and every CUDA device
+from ...random_state import iteration_seed, seed_everything
 
 
 @HOOKS.register_module()
