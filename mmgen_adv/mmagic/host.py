@@ -10,6 +10,7 @@ iteration's one pass, as MMagic's own update does. G and D are wrapped
 apart (``MMSeparateDistributedDataParallel``): attacks use ``.module``.
 The iteration comes from mmengine's ``MessageHub``.
 """
+from mmagic.models.losses import r1_gradient_penalty_loss
 from mmengine import MessageHub
 from mmengine.model import is_model_wrapper
 from mmengine.optim import AmpOptimWrapper
@@ -86,3 +87,23 @@ class MMagicHost(DiscHost):
     @property
     def fp16(self):
         return isinstance(self.optim_wrapper, AmpOptimWrapper)
+
+
+class StyleGAN2Host(MMagicHost):
+    """MMagic's StyleGAN2: its ``disc_loss`` adds the R1 penalty on the
+    clean reals every ``r1_interval`` iterations (through the wrapped D)."""
+
+    def __init__(self, model, optim_wrapper=None):
+        super().__init__(model, optim_wrapper)
+        self.r1_interval = model.r1_interval
+        self.r1_loss_weight = model.r1_loss_weight
+        self.r1_options = dict(norm_mode=model.norm_mode,
+                               use_apex_amp=model.r1_use_apex_amp)
+
+    def disc_terms(self, batch, pred_fake, pred_real, gan_weight=1.0):
+        terms = super().disc_terms(batch, pred_fake, pred_real, gan_weight)
+        if self.iteration % self.r1_interval == 0:
+            terms['loss_r1_gp'] = self.r1_loss_weight * \
+                r1_gradient_penalty_loss(self.wrapped_discriminator,
+                                         batch.real, **self.r1_options)
+        return terms

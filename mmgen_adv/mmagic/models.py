@@ -1,9 +1,10 @@
 """MMagic's GANs with an adversarially trained discriminator (``adv_cfg``).
 
-``AdvSNGAN`` (also ``AdvSAGAN``), ``AdvBigGAN`` and ``AdvDCGAN`` take every
-argument of MMagic's ``SNGAN``/``SAGAN``, ``BigGAN`` and ``DCGAN`` plus
-``adv_cfg``. MMagic's ``train_step`` already has the seam this needs: it
-calls ``train_discriminator`` inside D's optimizer context, so only that is
+``AdvSNGAN`` (also ``AdvSAGAN``), ``AdvBigGAN``, ``AdvDCGAN`` and
+``AdvStyleGAN2`` take every argument of MMagic's ``SNGAN``/``SAGAN``,
+``BigGAN``, ``DCGAN`` and ``StyleGAN2`` plus ``adv_cfg``. MMagic's
+``train_step`` (StyleGAN2's too) already has the seam this needs: it calls
+``train_discriminator`` with D's optimizer wrapper, so only that is
 replaced. Without ``adv_cfg`` it is MMagic's own; with it, the
 regularizer's update through a ``DiscStep`` over this update's
 :class:`~.host.MMagicHost`.
@@ -11,7 +12,8 @@ regularizer's update through a ``DiscStep`` over this update's
 from copy import deepcopy
 
 import torch
-from mmagic.models.editors import BigGAN, DCGAN, SAGAN
+import torch.nn.functional as F
+from mmagic.models.editors import BigGAN, DCGAN, SAGAN, StyleGAN2
 from mmagic.models.losses import GANLoss
 from mmagic.registry import MODELS
 
@@ -19,7 +21,7 @@ from ..errors import ConfigError
 from ..methods.disc_step import DiscBatch, DiscStep
 from ..methods.host import NonFiniteGuard
 from ..methods.regularizers import build_regularizer
-from .host import MMagicHost
+from .host import MMagicHost, StyleGAN2Host
 
 
 class AdversarialMixin:
@@ -33,10 +35,11 @@ class AdversarialMixin:
     """
 
     host_class = MMagicHost
+    gan_loss_class = GANLoss
     gan_type = None
 
     def _init_adversarial(self, adv_cfg):
-        self.gan_loss = GANLoss(self.gan_type)
+        self.gan_loss = self.gan_loss_class(self.gan_type)
         self.adv_cfg = deepcopy(adv_cfg)
         self.adv = None
         self.nonfinite_guard = NonFiniteGuard()
@@ -119,3 +122,33 @@ class AdvDCGAN(AdversarialMixin, DCGAN):
     def sample_fakes(self, num_batches):
         noise = self.noise_fn(num_batches=num_batches)
         return self.generator(noise=noise, return_noise=False), None
+
+
+class SoftplusGANLoss(GANLoss):
+    """The non-saturating loss in StyleGAN2's own form (``softplus``), equal
+    to ``GANLoss('vanilla')`` and computed as MMagic's ``disc_loss`` does,
+    so the standard update stays MMagic's to the last bit."""
+
+    def forward(self, input, target_is_real, is_disc=False, mask=None):
+        return F.softplus(-input if target_is_real else input).mean()
+
+
+@MODELS.register_module()
+class AdvStyleGAN2(AdversarialMixin, StyleGAN2):
+    """MMagic's ``StyleGAN2`` (non-saturating loss, R1, path length, EMA)
+    with ``adv_cfg``."""
+
+    host_class = StyleGAN2Host
+    gan_loss_class = SoftplusGANLoss
+    gan_type = 'vanilla'
+
+    def __init__(self, *args, adv_cfg=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_adversarial(adv_cfg)
+
+    def real_batch(self, data_samples):
+        return data_samples.gt_img, None
+
+    def sample_fakes(self, num_batches):
+        noise = self.noise_fn(num_batches=num_batches)
+        return self.generator(noise, return_noise=False), None
