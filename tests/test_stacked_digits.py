@@ -184,6 +184,9 @@ def test_benchmark_quick_runs_end_to_end(tmp_path):
     assert env['versions']['torch'] == torch.__version__
     assert env['versions']['mmgen'] == '0.7.3' and env['commit']
     assert 'thread(s) per run, deterministic True' in result.stdout
+    # ... and nothing of where this machine kept the runs
+    assert 'work_dir' not in data['settings']
+    assert str(tmp_path) not in json.dumps(data)
     # --jobs changes how fast a run trains, never its numbers: the same run
     # alone (--jobs 1, so all cores free) gives the same curve to the bit
     alone = tmp_path / 'alone'

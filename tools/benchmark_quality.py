@@ -56,8 +56,8 @@ from mmgen_adv.evidence.plots import plot_against_eps, plot_curves
 from mmgen_adv.evidence.statistics import mean_std, paired
 from mmgen_adv.evidence.study import (ROOT, Run, Step, add_study_arguments,
                                       check_study_arguments, environment,
-                                      environment_line, run_all, run_header,
-                                      tool)
+                                      environment_line, recorded_settings,
+                                      run_all, run_header, tool)
 from mmgen_adv.runs.cli import one_line_errors
 
 
@@ -410,8 +410,8 @@ def main(argv=None):
     curves = {m: [evaluations(runs[m, s].path / 'train') for s in args.seeds]
               for m in args.methods}
     (out / f'{stem}.json').write_text(json.dumps(
-        dict(settings=vars(args), environment=env, results=results,
-             curves=curves), indent=1))
+        dict(settings=recorded_settings(args), environment=env,
+             results=results, curves=curves), indent=1))
     if args.study in EPS_STUDIES:
         figure = f'{args.study}.png'
         points = {name: [(EPS_OF[m], m) for m in methods]

@@ -33,7 +33,8 @@ from mmgen_adv.evidence.plots import plot_accuracy
 from mmgen_adv.evidence.statistics import mean_std, paired
 from mmgen_adv.evidence.study import (ROOT, Run, Step, add_study_arguments,
                                       check_study_arguments, environment,
-                                      environment_line, run_all, tool)
+                                      environment_line, recorded_settings,
+                                      run_all, tool)
 from mmgen_adv.methods.robust import OFFICIAL_EPS_GRID
 from mmgen_adv.runs.cli import one_line_errors
 
@@ -214,7 +215,8 @@ def main(argv=None):
     out = Path(args.work_dir)
     (out / 'results_robust.md').write_text(text + '\n')
     (out / 'results_robust.json').write_text(json.dumps(
-        dict(settings=vars(args), environment=env, results=results),
+        dict(settings=recorded_settings(args), environment=env,
+             results=results),
         indent=1))
     models = results['models']
     plot_accuracy({m: [mean for mean, _ in models[m]['mean_std']]

@@ -175,6 +175,12 @@ def environment(args):
                 deterministic=args.deterministic, commit=commit or 'unknown')
 
 
+def recorded_settings(args):
+    """A study's settings as its results file records them: what determines
+    the numbers, not where this machine kept the runs (``work_dir``)."""
+    return {k: v for k, v in vars(args).items() if k != 'work_dir'}
+
+
 def environment_line(env):
     """:func:`environment` in one line of text."""
     versions = ', '.join(f'{k} {v}' for k, v in env['versions'].items())

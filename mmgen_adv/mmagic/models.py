@@ -38,7 +38,8 @@ class AdversarialMixin:
     gan_loss_class = GANLoss
     gan_type = None
 
-    def _init_adversarial(self, adv_cfg):
+    def __init__(self, *args, adv_cfg=None, **kwargs):
+        super().__init__(*args, **kwargs)  # the MMagic model's
         self.gan_loss = self.gan_loss_class(self.gan_type)
         self.adv_cfg = deepcopy(adv_cfg)
         self.adv = None
@@ -90,10 +91,6 @@ class AdvSNGAN(AdversarialMixin, ConditionalDraws, SAGAN):
 
     gan_type = 'hinge'
 
-    def __init__(self, *args, adv_cfg=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_adversarial(adv_cfg)
-
 
 @MODELS.register_module()
 class AdvBigGAN(AdversarialMixin, ConditionalDraws, BigGAN):
@@ -101,20 +98,12 @@ class AdvBigGAN(AdversarialMixin, ConditionalDraws, BigGAN):
 
     gan_type = 'hinge'
 
-    def __init__(self, *args, adv_cfg=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_adversarial(adv_cfg)
-
 
 @MODELS.register_module()
 class AdvDCGAN(AdversarialMixin, DCGAN):
     """MMagic's ``DCGAN`` (the non-saturating loss) with ``adv_cfg``."""
 
     gan_type = 'vanilla'
-
-    def __init__(self, *args, adv_cfg=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_adversarial(adv_cfg)
 
     def real_batch(self, data_samples):
         return data_samples.gt_img, None
@@ -141,10 +130,6 @@ class AdvStyleGAN2(AdversarialMixin, StyleGAN2):
     host_class = StyleGAN2Host
     gan_loss_class = SoftplusGANLoss
     gan_type = 'vanilla'
-
-    def __init__(self, *args, adv_cfg=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_adversarial(adv_cfg)
 
     def real_batch(self, data_samples):
         return data_samples.gt_img, None

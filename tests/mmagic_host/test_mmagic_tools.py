@@ -115,3 +115,14 @@ def test_bad_adv_cfg_is_refused_before_anything_is_written(tmp_path):
     assert done.stderr.strip().splitlines()[-1].startswith(
         'error: model.adv_cfg.epss is not an option of ASGAN')
     assert not work_dir.exists()
+
+
+def test_amp_makes_both_optimizers_amp(monkeypatch):
+    """--amp reaches G's and D's wrappers under MMagic's per-model
+    constructor (whose entries carry no ``type``)."""
+    monkeypatch.syspath_prepend(str(TOOLS))
+    import train as mmagic_train
+    cfg = mmagic_train.load_config(mmagic_train.parse_args([DCGAN, '--amp']))
+    for name in ('generator', 'discriminator'):
+        assert cfg.optim_wrapper[name].type == 'AmpOptimWrapper'
+        assert cfg.optim_wrapper[name].loss_scale == 'dynamic'

@@ -42,14 +42,12 @@ def parse_args(argv=None):
 
 
 def amp_optim_wrappers(optim_wrapper):
-    """``--amp``: every OptimWrapper of the config becomes an
-    AmpOptimWrapper with a dynamic loss scale (as MMagic's tool does)."""
-    wrappers = [w for w in optim_wrapper.values()
-                if isinstance(w, dict) and 'type' in w] \
-        if 'constructor' in optim_wrapper and \
-        optim_wrapper['constructor'] != 'DefaultOptimWrapperConstructor' \
-        else [optim_wrapper]
-    for wrapper in wrappers:
+    """``--amp``: every OptimWrapper of the config (one per model, G and D,
+    under MMagic's MultiOptimWrapperConstructor) becomes an AmpOptimWrapper
+    with a dynamic loss scale."""
+    per_model = [w for w in optim_wrapper.values()
+                 if isinstance(w, dict) and 'optimizer' in w]
+    for wrapper in per_model or [optim_wrapper]:
         if wrapper.get('type', 'OptimWrapper') not in ('OptimWrapper',
                                                        'AmpOptimWrapper'):
             raise UserInputError(
