@@ -4,11 +4,13 @@
     .venv-mmagic/bin/python tests/cross_host_probe.py --compare
 
 ``CASES.pt`` holds a list of cases: a tiny discriminator's weights, a batch
-(``real``, ``fake``), ``gan_type`` and ``adv_cfg``. For each, the host of
-this environment (mmgen 0.7.3's or MMagic 1.x's, whichever is installed)
-builds its model with that D and loss, makes one regularized D update with
-plain SGD, and records every batch D was called on (the attacked images
-among them), the logged losses and D's weights after the step.
+(``real``, ``fake``), ``gan_type``, ``adv_cfg`` and whether the model is
+SSGAN (D with a rotation head). For each, the host of this environment
+(mmgen 0.7.3's or MMagic 1.x's, whichever is installed) builds its model
+with that D and loss, makes one D update (the regularizer's, or the
+standard one without ``adv_cfg``) with plain SGD, and records every batch
+D was called on (the attacked images among them), the logged losses and
+D's weights after the step.
 ``--compare`` (in the MMagic environment) runs every case of
 :data:`CASES` here and in the mmgen environment (``.venv``) and prints the
 largest differences; the MMagic tier asserts them (tests/mmagic_host/).
@@ -23,6 +25,7 @@ import torch
 from torch import nn
 
 import mmgen_adv  # noqa: F401  (the mmgen host's compat, where installed)
+from mmgen_adv.methods.aux_head import AuxHeadMixin
 
 HOST = 'mmgen' if importlib.util.find_spec('mmgen') else 'mmagic'
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +37,9 @@ CASES = [
     for adv_cfg in (dict(type='ASGAN', eps=2.0),
                     dict(type='DAT', eps=2.0),
                     dict(type='DAT', variant='reference'))
+] + [
+    dict(gan_type='hinge', ssgan=True, adv_cfg=adv_cfg)
+    for adv_cfg in (None, dict(type='DAT', variant='reference'))
 ]
 
 
@@ -43,10 +49,22 @@ class TinyDisc(nn.Module):
     def __init__(self, in_channels=3, img_size=8, **kwargs):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, 8, 3, stride=2, padding=1)
-        self.fc = nn.Linear(8 * (img_size // 2)**2, 1)
+        self.decision = nn.Linear(8 * (img_size // 2)**2, 1)
 
     def forward(self, x, label=None):
-        return self.fc(nn.functional.leaky_relu(self.conv(x), 0.2).flatten(1))
+        return self.decision(
+            nn.functional.leaky_relu(self.conv(x), 0.2).flatten(1))
+
+
+class TinyRotationDisc(AuxHeadMixin, TinyDisc):
+    """:class:`TinyDisc` with SSGAN's rotation head, as both hosts'
+    ``SSGANDiscriminator`` add it."""
+
+    num_rotations = 4
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.add_aux_head(self.num_rotations)
 
 
 class TinyGen(nn.Module):
@@ -64,48 +82,49 @@ class TinyGen(nn.Module):
         return torch.tanh(self.fc(noise)).view(-1, 3, 8, 8)
 
 
-def build_mmgen(gan_type, adv_cfg):
+def build_mmgen(gan_type, adv_cfg, ssgan=False):
     from mmgen.models.builder import MODULES, build_model
-
-    from mmgen_adv.models import MMGenHost
-    for cls in (TinyDisc, TinyGen):
+    for cls in (TinyDisc, TinyRotationDisc, TinyGen):
         MODULES.register_module(module=cls, force=True)
     model = build_model(dict(
-        type='AdvUnconditionalGAN',
+        type='SSGAN' if ssgan else 'AdvUnconditionalGAN',
         generator=dict(type='TinyGen'),
-        discriminator=dict(type='TinyDisc'),
+        discriminator=dict(
+            type='TinyRotationDisc' if ssgan else 'TinyDisc'),
         gan_loss=dict(type='GANLoss', gan_type=gan_type),
         adv_cfg=adv_cfg))
     optimizer = torch.optim.SGD(model.discriminator.parameters(), lr=LR)
-    return model, MMGenHost(model, dict(discriminator=optimizer))
+    return model, model.host_class(model, dict(discriminator=optimizer))
 
 
-def build_mmagic(gan_type, adv_cfg):
+def build_mmagic(gan_type, adv_cfg, ssgan=False):
     import mmgen_adv.mmagic  # noqa: F401
     from mmagic.models import DataPreprocessor
     from mmagic.registry import MODELS
     from mmengine.optim import OptimWrapper
-
-    from mmgen_adv.mmagic import MMagicHost
-    for cls in (TinyDisc, TinyGen):
+    for cls in (TinyDisc, TinyRotationDisc, TinyGen):
         MODELS.register_module(module=cls, force=True)
     # MMagic's hinge-loss GAN (SNGAN) and its non-saturating one (DCGAN)
-    model_type = dict(hinge='AdvSNGAN', vanilla='AdvDCGAN')[gan_type]
+    model_type = 'SSGAN' if ssgan else \
+        dict(hinge='AdvSNGAN', vanilla='AdvDCGAN')[gan_type]
     model = MODELS.build(dict(
         type=model_type,
         generator=dict(type='TinyGen'),
-        discriminator=dict(type='TinyDisc'),
+        discriminator=dict(
+            type='TinyRotationDisc' if ssgan else 'TinyDisc'),
         data_preprocessor=DataPreprocessor(),
         noise_size=4,
         adv_cfg=adv_cfg))
     optimizer = torch.optim.SGD(model.discriminator.parameters(), lr=LR)
-    return model, MMagicHost(model, OptimWrapper(optimizer))
+    return model, model.host_class(model, OptimWrapper(optimizer))
 
 
 def run_case(case):
     from mmgen_adv.methods.disc_step import DiscBatch, DiscStep
+    from mmgen_adv.methods.regularizers import standard_disc_step
     build = build_mmgen if HOST == 'mmgen' else build_mmagic
-    model, host = build(case['gan_type'], case['adv_cfg'])
+    model, host = build(case['gan_type'], case['adv_cfg'],
+                        case.get('ssgan', False))
     disc = host.discriminator
     disc.load_state_dict(case['disc'])
     seen = []
@@ -114,7 +133,10 @@ def run_case(case):
     torch.manual_seed(case.get('seed', 0))
     step = DiscStep(host, DiscBatch(case['real'], case['fake'], None, None,
                                     0))
-    model.adv.disc_step(step)
+    if model.adv is None:
+        standard_disc_step(step)
+    else:
+        model.adv.disc_step(step)
     return dict(
         host=HOST,
         inputs=seen,
@@ -128,9 +150,10 @@ def make_cases():
     cases = []
     for i, case in enumerate(CASES):
         torch.manual_seed(i)
+        disc = TinyRotationDisc() if case.get('ssgan') else TinyDisc()
         cases.append(dict(
             case,
-            disc=TinyDisc().state_dict(),
+            disc=disc.state_dict(),
             real=torch.rand(6, 3, 8, 8, generator=gen) * 2 - 1,
             fake=torch.rand(6, 3, 8, 8, generator=gen) * 2 - 1))
     return cases
@@ -147,7 +170,9 @@ def in_mmgen_environment(cases):
         torch.save(cases, cases_path)
         subprocess.run([str(MMGEN_PYTHON), __file__, str(cases_path),
                         str(results_path)], check=True, cwd=ROOT,
-                       env=dict(PYTHONPATH=str(ROOT), PATH='/usr/bin:/bin'),
+                       env=dict(PYTHONPATH=str(ROOT), PATH='/usr/bin:/bin',
+                                # the same reductions on both sides
+                                OMP_NUM_THREADS=str(torch.get_num_threads())),
                        timeout=600)
         return torch.load(results_path)
 
@@ -171,11 +196,14 @@ def differences(ours, theirs):
 def compare():
     cases = make_cases()
     theirs = in_mmgen_environment(cases)
-    print('| loss | adv_cfg | D calls | inputs | logged terms | D weights |')
-    print('|---|---|---|---|---|---|')
+    print('| model | loss | adv_cfg | D calls | inputs | logged terms | '
+          'D weights |')
+    print('|---|---|---|---|---|---|---|')
     for case, result in zip(cases, theirs):
         diff = differences(run_case(case), result)
-        print(f"| {case['gan_type']} | {case['adv_cfg']} | {diff['d_calls']} "
+        model = 'SSGAN' if case.get('ssgan') else 'GAN'
+        print(f"| {model} | {case['gan_type']} | {case['adv_cfg']} | "
+              f"{diff['d_calls']} "
               f"| {diff['inputs']:.1e} | {diff['log']:.1e} | "
               f"{diff['weights']:.1e} |")
 

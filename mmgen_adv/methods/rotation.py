@@ -4,6 +4,8 @@ code base of the DAT paper): every rotation gets a quarter of the batch."""
 import torch
 import torch.nn.functional as F
 
+from .host import call_disc
+
 NUM_ROTATIONS = 4
 
 
@@ -31,3 +33,20 @@ def rotation_loss(rotation_logits_of, images):
     logits = rotation_logits_of(rotated)
     accuracy = (logits.argmax(dim=1) == labels).float().mean()
     return F.cross_entropy(logits, labels), accuracy.detach()
+
+
+def rotation_terms(disc, images, weight, side):
+    """SSGAN's rotation terms as both hosts log them: ``weight`` times the
+    cross-entropy of ``disc``'s rotation head on the rotated ``images`` of
+    ``side`` (D learns on reals: ``loss_disc_rotation``; G on its fakes:
+    ``loss_gen_rotation``), and the head's accuracy; none at weight 0.
+    ``disc`` is called as the model calls it (through its wrapper)."""
+    if weight == 0:
+        return {}
+    loss, accuracy = rotation_loss(
+        lambda x: call_disc(disc, x, aux=True)[1], images)
+    learner = 'disc' if side == 'real' else 'gen'
+    return {
+        f'loss_{learner}_rotation': weight * loss,
+        f'rotation_acc_{side}': accuracy
+    }

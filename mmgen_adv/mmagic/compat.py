@@ -19,14 +19,32 @@ Applied by ``import mmgen_adv.mmagic``, each fix once:
   ``pytorch`` launcher calls ``torch.cuda.set_device`` and its DDP wrappers
   get ``device_ids=[LOCAL_RANK]``; on CPU ranks neither can work, so the
   device is not set, CPU modules get no device ids, and the configs'
-  ``nccl`` backend (GPU-only) becomes ``gloo``.
+  ``nccl`` backend (GPU-only) becomes ``gloo``. Built in a process group,
+  MMagic's SNGAN, SAGAN and BigGAN generators make their BatchNorms
+  SyncBatchNorm, which DDP refuses on CPU: a CPU module's are reverted to
+  BatchNorm (each CPU rank keeps its own statistics).
+* ``fid_prepare_without_grad``: FID's ``prepare`` extracts the real
+  images' Inception features with autograd on (its sibling
+  ``PrecisionAndRecall.prepare`` runs under ``no_grad``); with a TorchScript
+  Inception whose parameters require grad it then fails on
+  ``Tensor.numpy()``. Features are extracted under ``no_grad``.
+* ``local_inception_path``: when a local ``inception_path`` fails to load,
+  MMagic logs why and then tries the path as a URL, which quietly picks a
+  file of the same name from its download cache (or fails without the
+  reason). A local file that does not load is now an error that says why.
+* ``fid_feature_cache_key``: without ``inception_pkl``, FID caches the real
+  images' statistics under a key of the dataset alone, so statistics made
+  with one Inception file are reused with another. The key now includes
+  the local Inception file given (path, size, modification time).
 """
+import functools
+import os
 import pickle
 
 import numpy as np
 import torch
 
-from ..runs.compat import (apply_once, checkpoint_safe_globals,
+from ..runs.compat import (ORIGINALS, apply_once, checkpoint_safe_globals,
                            fix_mmengine_hyphenated_paths)
 
 
@@ -76,7 +94,8 @@ def fix_cpu_process_group():
     if torch.cuda.is_available():
         return
     import mmengine.dist.utils as dist_utils
-    from mmengine.model import MMDistributedDataParallel
+    from mmengine.model import (MMDistributedDataParallel,
+                                revert_sync_batchnorm)
     original_init_dist = dist_utils._init_dist_pytorch
     original_ddp_init = MMDistributedDataParallel.__init__
 
@@ -89,6 +108,10 @@ def fix_cpu_process_group():
     def ddp_init(self, module, device_ids=None, output_device=None, **kw):
         if all(p.device.type == 'cpu' for p in module.parameters()):
             device_ids = output_device = None
+            # built in a process group, MMagic's SNGAN/SAGAN/BigGAN
+            # generators turn BatchNorm into SyncBatchNorm (auto_sync_bn),
+            # which DDP refuses on a CPU module: each CPU rank keeps its own
+            module = revert_sync_batchnorm(module)
         original_ddp_init(self, module, device_ids=device_ids,
                           output_device=output_device, **kw)
 
@@ -118,6 +141,68 @@ def fix_dcgan_discriminator_init():
     DCGANDiscriminator.init_weights = init_weights
 
 
+@apply_once('mmagic_fid_prepare_without_grad')
+def fix_fid_prepare_without_grad():
+    from mmagic.evaluation.metrics import FrechetInceptionDistance
+    original = FrechetInceptionDistance.prepare
+    ORIGINALS['mmagic.FrechetInceptionDistance.prepare'] = original
+    FrechetInceptionDistance.prepare = torch.no_grad()(original)
+
+
+def is_local_inception_path(path):
+    """A path MMagic's ``load_inception`` reads from disk (not a URL)."""
+    return isinstance(path, str) and 'http' not in path
+
+
+@apply_once('mmagic_local_inception_path')
+def fix_local_inception_path():
+    from mmagic.evaluation.functional import inception_utils
+    from mmengine import print_log
+    ORIGINALS['mmagic._load_inception_from_path'] = \
+        inception_utils._load_inception_from_path
+
+    def _load_inception_from_path(inception_path):
+        print_log(f"Load Tero's Inception Model from '{inception_path}'.",
+                  'current')
+        try:
+            # the metrics move it to their device in ``prepare``
+            return torch.jit.load(inception_path, map_location='cpu')
+        except Exception as err:  # noqa: BLE001 (any cause, with the reason)
+            raise RuntimeError(
+                f"cannot load the Inception '{inception_path}' with "
+                'torch.jit.load (inception_path must be a TorchScript file): '
+                f'{type(err).__name__}: {err}') from err
+
+    inception_utils._load_inception_from_path = _load_inception_from_path
+
+
+def inception_file_identity(path):
+    """What names a local Inception file in FID's statistics cache key."""
+    stat = os.stat(path)
+    return dict(inception_path=os.path.abspath(path), size=stat.st_size,
+                mtime_ns=stat.st_mtime_ns)
+
+
+@apply_once('mmagic_fid_feature_cache_key')
+def fix_fid_feature_cache_key():
+    """``get_inception_feat_cache_name_and_args`` hashes the metric's
+    ``inception_args``, which FID never sets; it is set for a local file
+    (the default download keeps its key, so existing caches stay valid)."""
+    from mmagic.evaluation.metrics import FrechetInceptionDistance
+    original = FrechetInceptionDistance._load_inception
+    ORIGINALS['mmagic.FrechetInceptionDistance._load_inception'] = original
+
+    @functools.wraps(original)
+    def _load_inception(self, inception_style, inception_path):
+        inception, style = original(self, inception_style, inception_path)
+        if style == 'StyleGAN' and is_local_inception_path(inception_path):
+            self.inception_args = dict(
+                type=style, **inception_file_identity(inception_path))
+        return inception, style
+
+    FrechetInceptionDistance._load_inception = _load_inception
+
+
 def apply():
     """Apply every fix (idempotent; NumPy's first: MMagic's utilities need
     it on import)."""
@@ -127,3 +212,6 @@ def apply():
     fix_mmengine_hyphenated_paths()
     fix_dcgan_discriminator_init()
     fix_cpu_process_group()
+    fix_fid_prepare_without_grad()
+    fix_local_inception_path()
+    fix_fid_feature_cache_key()

@@ -1,9 +1,18 @@
-"""mmengine hooks of the MMagic host."""
+"""mmengine hooks of the MMagic host: the per-iteration seed, and the
+methods' eps schedule and robustness probe (shared with the mmgen host:
+:mod:`mmgen_adv.methods.eps_schedule`, :mod:`mmgen_adv.methods.probe`)."""
 from mmagic.registry import HOOKS
-from mmengine.dist import get_rank
+from mmengine.dataset import pseudo_collate
+from mmengine.dist import get_rank, master_only
 from mmengine.hooks import Hook
 
-from ..random_state import iteration_seed, seed_everything
+from ..methods.eps_schedule import EpsSchedule
+from ..methods.host import call_disc
+from ..methods.probe import RobustnessProbe
+from ..random_state import (PreservedRandomState, iteration_seed,
+                            seed_everything)
+from .host import unwrap
+from .models import AdversarialMixin
 
 
 @HOOKS.register_module()
@@ -35,3 +44,98 @@ class IterationSeedHook(Hook):
         seed = runner.seed if self.seed is None else self.seed
         rank = get_rank() if self.rank_shift else None
         seed_everything(iteration_seed(seed, runner.iter, rank))
+
+
+@HOOKS.register_module()
+class AdvEpsScheduleHook(EpsSchedule, Hook):
+    """:class:`~mmgen_adv.methods.eps_schedule.EpsSchedule` in mmengine's
+    runner: set before every iteration from ``runner.iter`` (so runs resumed
+    with ``--resume`` continue on it), logged as ``adv_eps`` (gray levels)
+    through the message hub.
+
+    Args: as :class:`~mmgen_adv.methods.eps_schedule.EpsSchedule`.
+    """
+
+    def before_run(self, runner):
+        self.bind(unwrap(runner.model))
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        runner.message_hub.update_scalar('train/adv_eps',
+                                         self.apply(runner.iter))
+
+
+@HOOKS.register_module()
+class DiscRobustnessProbeHook(RobustnessProbe, Hook):
+    """:class:`~mmgen_adv.methods.probe.RobustnessProbe` in mmengine's
+    runner.
+
+    The reals are the training set's first samples through the model's
+    data preprocessor (``gt_img`` in [-1, 1], labels from ``gt_label``);
+    D is called through the model's host where it has one (this package's
+    models), else as MMagic's GANs call it. Scalars go to the message hub
+    (mmengine's log processor logs a non-loss key's latest value, so a
+    probe's values stay in the log lines until the next probe; each probe's
+    own are in ``iter_<N>.json``), the gradient's histogram to the
+    visualizer's ``TensorboardVisBackend`` when there is one.
+
+    Args: as :class:`~mmgen_adv.methods.probe.RobustnessProbe`.
+    """
+
+    bgr = True  # the reals' channel order, as the preprocessor says
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if self.reals is None:
+            self._take_probe_batch(runner)
+        if self.every_n_train_iters(runner, self.interval):
+            self.probe(runner)
+
+    @master_only
+    def _take_probe_batch(self, runner):
+        """The first ``num_images`` samples of the training set (with their
+        labels) as the model's preprocessor gives them, and fixed noise (and
+        labels) for the generator."""
+        dataset = runner.train_dataloader.dataset
+        count = self.num_probe_images(len(dataset))
+        model = unwrap(runner.model)
+        with PreservedRandomState():  # pipelines may draw random numbers
+            batch = pseudo_collate([dataset[i] for i in range(count)])
+        # training=True: MMagic's preprocessor normalizes gt_img only then
+        samples = model.data_preprocessor(batch, True)['data_samples']
+        labels = model.data_sample_to_label(samples) \
+            if hasattr(model, 'data_sample_to_label') else None
+        self.set_probe_batch(samples.gt_img.cpu(),
+                             None if labels is None else labels.cpu(),
+                             model.noise_size,
+                             getattr(model, 'num_classes', None) or 0)
+        order = samples.metainfo.get('gt_img_output_channel_order')
+        order = order[0] if isinstance(order, (list, tuple)) else order
+        # MMagic's preprocessor takes unnamed 3-channel images as BGR
+        self.bgr = str(order or 'BGR').upper() == 'BGR'
+
+    @master_only
+    def probe(self, runner):
+        model = unwrap(runner.model)
+        disc, output = probed_disc(model)
+        device = next(disc.parameters()).device
+        measured = self.measure(disc, output, unwrap(model.generator),
+                                self.labels_for(model, device))
+        for key, value in measured.scalars.items():
+            runner.message_hub.update_scalar(f'train/{key}', value)
+        self.write(runner.work_dir, runner.iter + 1, measured, self.bgr)
+        tensorboard = runner.visualizer.get_backend('TensorboardVisBackend')
+        if tensorboard is not None:
+            tensorboard.experiment.add_histogram(
+                'probe/input_gradient', measured.grad.cpu(), runner.iter + 1)
+
+
+def probed_disc(model):
+    """``(bare D, output)``: ``output(images, labels)`` is D's real/fake
+    prediction through the model's host (this package's models), or, for
+    MMagic's own GANs, D called as they call it."""
+    if isinstance(model, AdversarialMixin):
+        host = model.host_class(model)
+        return host.discriminator, lambda x, labels: host.gan_output(
+            host.disc(x, labels, bare=True))
+    disc = unwrap(model.discriminator)
+    return disc, lambda x, labels: call_disc(disc, x, labels)

@@ -16,6 +16,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import AmpOptimWrapper
 
 from ..methods.host import DiscHost, NonFiniteGuard, call_disc
+from ..methods.rotation import rotation_terms
 
 
 def unwrap(module):
@@ -89,9 +90,27 @@ class MMagicHost(DiscHost):
         return isinstance(self.optim_wrapper, AmpOptimWrapper)
 
 
+class SSGANHost(MMagicHost):
+    """An SSGAN update (:class:`~mmgen_adv.mmagic.models.SSGAN`): the hinge
+    terms plus D's rotation task on the clean reals, as on mmgen."""
+
+    def __init__(self, model, optim_wrapper=None):
+        super().__init__(model, optim_wrapper)
+        self.disc_rotation_weight = model.disc_rotation_weight
+
+    def disc_terms(self, batch, pred_fake, pred_real, gan_weight=1.0):
+        terms = super().disc_terms(batch, pred_fake, pred_real, gan_weight)
+        terms.update(
+            rotation_terms(self.wrapped_discriminator, batch.real,
+                           self.disc_rotation_weight, 'real'))
+        return terms
+
+
 class StyleGAN2Host(MMagicHost):
     """MMagic's StyleGAN2: its ``disc_loss`` adds the R1 penalty on the
-    clean reals every ``r1_interval`` iterations (through the wrapped D)."""
+    clean reals every ``r1_interval`` iterations (through the wrapped D),
+    and its D update leaves D's predictions on the reals in the
+    ``MessageHub`` (``disc_pred_real``, which ADA reads)."""
 
     def __init__(self, model, optim_wrapper=None):
         super().__init__(model, optim_wrapper)
@@ -102,6 +121,8 @@ class StyleGAN2Host(MMagicHost):
 
     def disc_terms(self, batch, pred_fake, pred_real, gan_weight=1.0):
         terms = super().disc_terms(batch, pred_fake, pred_real, gan_weight)
+        MessageHub.get_current_instance().update_info('disc_pred_real',
+                                                      pred_real)
         if self.iteration % self.r1_interval == 0:
             terms['loss_r1_gp'] = self.r1_loss_weight * \
                 r1_gradient_penalty_loss(self.wrapped_discriminator,

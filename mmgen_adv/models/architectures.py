@@ -1,19 +1,19 @@
 """Discriminators with a second head on the toolbox's SNGAN ResNet.
 
 Both reuse ``ProjDiscriminator`` whole (blocks, spectral norm, its
-initialisations) and add a spectral-norm linear head (Xavier-uniform, zero
-bias) on the pooled features that its ``decision`` layer reads. ``forward``
-returns the real/fake logit as the toolbox's discriminators do, so every
-toolbox code path (losses, gradient penalty, R1, attacks, evaluation) works
-unchanged; ``return_aux=True`` also returns the second head's logits.
+initialisations) and add the head of
+:class:`~mmgen_adv.methods.aux_head.AuxHeadMixin` on the pooled features
+that its ``decision`` layer reads. ``forward`` returns the real/fake logit
+as the toolbox's discriminators do; ``return_aux=True`` also returns the
+second head's logits.
 """
-import torch.nn as nn
 from mmgen.models.architectures.sngan_proj import ProjDiscriminator
 from mmgen.models.builder import MODULES
-from torch.nn.utils import spectral_norm
+
+from ..methods.aux_head import AuxHeadMixin
 
 
-class AuxHeadDiscriminator(ProjDiscriminator):
+class AuxHeadDiscriminator(AuxHeadMixin, ProjDiscriminator):
     """``ProjDiscriminator`` plus a linear head of ``aux_classes`` outputs.
 
     Args:
@@ -24,27 +24,9 @@ class AuxHeadDiscriminator(ProjDiscriminator):
     def __init__(self, input_scale, aux_classes, *args, pretrained=None,
                  **kwargs):
         super().__init__(input_scale, *args, **kwargs)
-        features = self.decision.in_features
-        self.aux_head = nn.Linear(features, aux_classes)
-        nn.init.xavier_uniform_(self.aux_head.weight)
-        nn.init.zeros_(self.aux_head.bias)
-        if kwargs.get('with_spectral_norm', True):
-            self.aux_head = spectral_norm(self.aux_head)
+        self.add_aux_head(aux_classes)
         if pretrained is not None:  # the weights hold a head too
             self.init_weights(pretrained)
-
-    def forward(self, x, label=None, return_aux=False):
-        if not return_aux:
-            return super().forward(x, label)
-        # the pooled features are the input of the toolbox's decision layer
-        pooled = []
-        handle = self.decision.register_forward_pre_hook(
-            lambda module, inputs: pooled.append(inputs[0]))
-        try:
-            out = super().forward(x, label)
-        finally:
-            handle.remove()
-        return out, self.aux_head(pooled[0])
 
 
 @MODULES.register_module()

@@ -15,8 +15,7 @@ from mmgen.models.builder import MODELS
 
 from ..checks import check_number
 from ..errors import ConfigError
-from ..methods.host import call_disc
-from ..methods.rotation import NUM_ROTATIONS, rotation_loss
+from ..methods.rotation import NUM_ROTATIONS, rotation_terms
 from .adversarial_gan import AdvUnconditionalGAN
 from .host import MMGenHost, unwrap
 
@@ -29,25 +28,18 @@ class SSGANHost(MMGenHost):
         self.disc_rotation_weight = model.disc_rotation_weight
         self.gen_rotation_weight = model.gen_rotation_weight
 
-    def rotation_loss(self, images):
-        return rotation_loss(
-            lambda x: call_disc(self.wrapped_discriminator, x, aux=True)[1],
-            images)
-
     def disc_terms(self, batch, pred_fake, pred_real, gan_weight=1.0):
         terms = super().disc_terms(batch, pred_fake, pred_real, gan_weight)
-        if self.disc_rotation_weight > 0:
-            loss, accuracy = self.rotation_loss(batch.real)
-            terms['loss_disc_rotation'] = self.disc_rotation_weight * loss
-            terms['rotation_acc_real'] = accuracy
+        terms.update(
+            rotation_terms(self.wrapped_discriminator, batch.real,
+                           self.disc_rotation_weight, 'real'))
         return terms
 
     def gen_terms(self, data):
         terms = super().gen_terms(data)
-        if self.gen_rotation_weight > 0:
-            loss, accuracy = self.rotation_loss(data['fake_imgs'])
-            terms['loss_gen_rotation'] = self.gen_rotation_weight * loss
-            terms['rotation_acc_fake'] = accuracy
+        terms.update(
+            rotation_terms(self.wrapped_discriminator, data['fake_imgs'],
+                           self.gen_rotation_weight, 'fake'))
         return terms
 
 

@@ -16,7 +16,6 @@ import shutil
 import zipfile
 
 import torch
-from mmcv.runner import load_state_dict
 
 from ..errors import UserInputError
 
@@ -175,6 +174,10 @@ def load_weights(model, path, what='checkpoint', partial=False,
     Returns:
         dict: The checkpoint (its ``meta`` may matter to the caller).
     """
+    # mmcv 1.x: imported here so that the MMagic host (mmcv 2.x, no
+    # mmcv.runner) can import this module
+    from mmcv.runner import load_state_dict
+
     if checkpoint is None:
         checkpoint = read_checkpoint(path, what)
     state = strip_wrapper_prefix(checkpoint['state_dict'])

@@ -24,7 +24,7 @@ from mmengine.optim import OptimWrapper, OptimWrapperDict  # noqa: E402
 
 from mmgen_adv.errors import ConfigError  # noqa: E402
 from mmgen_adv.methods.disc_step import DiscBatch  # noqa: E402
-from mmgen_adv.mmagic.host import StyleGAN2Host  # noqa: E402
+from mmgen_adv.mmagic.host import StyleGAN2Host, unwrap  # noqa: E402
 
 import cross_host_probe  # noqa: E402
 
@@ -50,6 +50,23 @@ def dcgan(type_, **kwargs):
                        base_channels=32, noise_size=16),
         discriminator=dict(type='DCGANDiscriminator', input_scale=32,
                            output_scale=4, out_channels=1, base_channels=32),
+        **kwargs))
+
+
+def biggan(type_, **kwargs):
+    """A small BigGAN at 32x32, conditional on 10 classes, with its EMA
+    generator updated every iteration."""
+    return MODELS.build(dict(
+        type=type_, noise_size=16, num_classes=10,
+        data_preprocessor=DataPreprocessor(),
+        generator=dict(type='BigGANGenerator', output_scale=32,
+                       noise_size=16, num_classes=10, base_channels=8,
+                       with_shared_embedding=False, split_noise=False,
+                       sn_style='torch', auto_sync_bn=False),
+        discriminator=dict(type='BigGANDiscriminator', input_scale=32,
+                           num_classes=10, base_channels=8,
+                           sn_style='torch'),
+        ema_config=dict(interval=1, momentum=0.01),
         **kwargs))
 
 
@@ -87,9 +104,9 @@ def batches(num, batch_size=4, seed=0):
 
 
 def train(model, iters, accumulation=1, seed=0):
-    """``iters`` iterations of MMagic's train_step, as its runner calls it;
-    returns the logs."""
-    wrappers = optim_wrappers(model, accumulation)
+    """``iters`` iterations of MMagic's train_step, as its runner calls it
+    (on the model or its distributed wrapper); returns the logs."""
+    wrappers = optim_wrappers(unwrap(model), accumulation)
     hub = MessageHub.get_current_instance()
     torch.manual_seed(seed)
     logs = []
@@ -109,18 +126,17 @@ def assert_same_parameters(a, b):
         assert torch.equal(pa, pb), name
 
 
-@pytest.mark.parametrize('build,base,adv,steps', [
+# MMagic's GAN, ours, and the D steps per G step of the standard update
+STANDARD_UPDATE_CASES = [
     (sngan, 'SNGAN', 'AdvSNGAN', 2),
     (dcgan, 'DCGAN', 'AdvDCGAN', 2),
-])
-@pytest.mark.parametrize('adv_cfg', [None, 'off'])
-def test_the_update_is_mmagics_without_a_regularizer(
-        build, base, adv, steps, adv_cfg):
-    """Without adv_cfg the model is MMagic's; with the regularizer held off
-    (an eps schedule's warm-up) the standard update through the host is
-    MMagic's too: same draws, losses, accumulation and steps. ``steps`` D
-    steps per G step, accumulated over as many iterations, for twice that
-    many."""
+    (biggan, 'BigGAN', 'AdvBigGAN', 2),
+]
+
+
+def mmagics_model_and_ours(build, base, adv, steps, adv_cfg):
+    """MMagic's model and ours with the same weights; ``adv_cfg`` None (no
+    regularizer) or ``'off'`` (DAT held off, as in an eps warm-up)."""
     torch.manual_seed(0)
     reference = build(base, discriminator_steps=steps)
     model = build(adv, discriminator_steps=steps,
@@ -128,9 +144,16 @@ def test_the_update_is_mmagics_without_a_regularizer(
     same_weights(reference, model)
     if adv_cfg == 'off':
         model.adv.active = False
+    return reference, model
+
+
+def assert_same_training(reference, model, steps):
+    """``2 * steps`` iterations, accumulated over ``steps``, of both models
+    (or their wrappers) make the same update: every parameter of G and D,
+    the accumulation counters, every logged value."""
     logs_ref, wrappers_ref = train(reference, 2 * steps, accumulation=steps)
     logs, wrappers = train(model, 2 * steps, accumulation=steps)
-    assert_same_parameters(reference, model)
+    assert_same_parameters(unwrap(reference), unwrap(model))
     for name in ('generator', 'discriminator'):
         assert wrappers[name]._inner_count == wrappers_ref[name]._inner_count
     for log_ref, log in zip(logs_ref, logs):
@@ -139,11 +162,26 @@ def test_the_update_is_mmagics_without_a_regularizer(
             assert log[key].item() == log_ref[key].item(), key
 
 
+@pytest.mark.parametrize('build,base,adv,steps', STANDARD_UPDATE_CASES)
+@pytest.mark.parametrize('adv_cfg', [None, 'off'])
+def test_the_update_is_mmagics_without_a_regularizer(
+        build, base, adv, steps, adv_cfg):
+    """Without adv_cfg the model is MMagic's; with the regularizer held off
+    (an eps schedule's warm-up) the standard update through the host is
+    MMagic's too: same draws, losses, accumulation and steps. ``steps`` D
+    steps per G step, accumulated over as many iterations, for twice that
+    many."""
+    reference, model = mmagics_model_and_ours(build, base, adv, steps,
+                                              adv_cfg)
+    assert_same_training(reference, model, steps)
+
+
 def test_stylegan2_terms_are_its_disc_loss():
     """StyleGAN2's host gives MMagic's D loss (softplus form, R1 on the
-    clean reals every r1_interval iterations). Its whole update is not
-    compared here: a 512-channel StyleGAN2 takes minutes per iteration on a
-    CPU."""
+    clean reals every r1_interval iterations) and, as its update does, leaves
+    D's predictions on the reals in the MessageHub for ADA. Its whole update
+    is not compared here: a 512-channel StyleGAN2 takes minutes per
+    iteration on a CPU."""
     torch.manual_seed(0)
     model = stylegan2('AdvStyleGAN2')
     real, fake = torch.randn(2, 3, 32, 32), torch.randn(2, 3, 32, 32)
@@ -160,6 +198,7 @@ def test_stylegan2_terms_are_its_disc_loss():
         host_loss, host_log = model.parse_losses(terms)
         assert host_log.keys() == log.keys()
         assert host_loss.item() == loss.item()
+        assert hub.get_info('disc_pred_real') is pred_real
 
 
 @pytest.mark.parametrize('adv_cfg', [dict(type='DAT'), dict(type='ASGAN')])
