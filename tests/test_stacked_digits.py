@@ -14,11 +14,11 @@ from mmgen_adv.evidence.datasets.digits import (load_digits_images,
                                                 split_indices)
 from mmgen_adv.evidence.datasets.stacked_digits import (StackedDigitsDataset,
                                                         mode_of)
+from mmgen_adv.evidence.digits.classifier import (RECIPE, cache_key,
+                                                  held_out_accuracy,
+                                                  train_classifier)
 from mmgen_adv.evidence.metrics import (StackedDigits, load_classifier,
                                         mode_statistics)
-from mmgen_adv.evidence.metrics.digit_classifier import (RECIPE, cache_key,
-                                                         held_out_accuracy,
-                                                         train_classifier)
 
 from conftest import ROOT, run_tool
 

@@ -44,14 +44,26 @@ t-interval, exact sign test). Writes
 ``results_<study>.md`` / ``.json`` (with the versions, device, threads and
 commit that produced them) and ``metrics_<study>.png`` (``<study>.png``,
 metrics against eps, for the eps studies) to the work dir.
+
+``--host mmagic`` trains the same study on MMagic's DCGAN instead
+(``tools/mmagic/train.py --resume`` in the MMagic environment, given by
+``--mmagic-python``, on ``configs/mmagic/stacked_digits/<arch>.py``: the
+dcgan setting has one; runs in ``<work-dir>/mmagic/<arch>/...``; results
+``results_<study>_mmagic.*``). ``--compare-with RESULTS`` (the mmgen host's
+``results_<study>.json`` of the same study and budget) then writes
+``results_hosts.md`` / ``.json`` and ``hosts_<study>.png``: every method
+and seed trained on both hosts, side by side:
+
+    python tools/benchmark_quality.py --host mmagic --methods base asgan \
+        --seeds 0 --compare-with docs/evidence/results_dcgan.json
 """
 import argparse
 import json
 from pathlib import Path
 
 from mmgen_adv.errors import UserInputError
-from mmgen_adv.evidence.metrics.digit_classifier import (cache_key,
-                                                         load_classifier)
+from mmgen_adv.evidence import host_comparison, mmagic_study
+from mmgen_adv.evidence.digits.classifier import cache_key, load_classifier
 from mmgen_adv.evidence.plots import plot_against_eps, plot_curves
 from mmgen_adv.evidence.statistics import mean_std, paired
 from mmgen_adv.evidence.study import (ROOT, Run, Step, add_study_arguments,
@@ -175,6 +187,18 @@ def parse_args(argv=None):
         '--quick', action='store_true',
         help='the dcgan study with base and DAT, seeds 0 and 1, 40 '
         'iterations, 1000 images')
+    parser.add_argument(
+        '--host', default='mmgen', choices=['mmgen', 'mmagic'],
+        help="the toolbox whose model trains: mmgen 0.7.3 (this "
+        "environment) or MMagic 1.x (--mmagic-python's)")
+    parser.add_argument(
+        '--mmagic-python', default=str(mmagic_study.DEFAULT_PYTHON),
+        help='the MMagic environment\'s interpreter (--host mmagic)')
+    parser.add_argument(
+        '--compare-with', metavar='RESULTS',
+        help="--host mmagic: the mmgen host's results_<study>.json of the "
+        'same study and budget; writes results_hosts.md/.json and '
+        'hosts_<study>.png')
     args = parser.parse_args(argv)
     arch, methods, seeds, _ = STUDIES[args.study]
     if args.quick:
@@ -210,7 +234,21 @@ def parse_args(argv=None):
         raise UserInputError(
             f'--evals must be >= 1 and divide --iters; got --iters '
             f'{args.iters}, --evals {args.evals}')
+    check_host_arguments(args)
     return args
+
+
+def check_host_arguments(args):
+    if args.host == 'mmagic':
+        mmagic_study.base_config(args.arch)
+        mmagic_study.check_python(args.mmagic_python)
+    if args.compare_with:
+        if args.host != 'mmagic':
+            raise UserInputError('--compare-with compares MMagic runs with '
+                                 "the mmgen host's: it needs --host mmagic")
+        if not Path(args.compare_with).is_file():
+            raise UserInputError(
+                f"--compare-with '{args.compare_with}' does not exist")
 
 
 def added_methods(specs):
@@ -248,7 +286,25 @@ def evaluations(work_dir):
     return sorted(found.items())
 
 
-def config_text(args, method):
+def on_mmagic(args):
+    return getattr(args, 'host', 'mmgen') == 'mmagic'
+
+
+def run_evaluations(args, train_dir):
+    """The evaluations of a run of the study's host."""
+    if on_mmagic(args):
+        return mmagic_study.evaluations(train_dir, METRICS)
+    return evaluations(train_dir)
+
+
+def config_text(args, method, seed):
+    if on_mmagic(args):
+        return '\n'.join([
+            run_header(args),
+            f"_base_ = ['{mmagic_study.base_config(args.arch)}']",
+            method_of(args, method)[0],
+            *mmagic_study.config_lines(args, seed),
+        ]) + '\n'
     base = ROOT / 'configs' / 'stacked_digits' / f'{args.arch}.py'
     interval = args.iters // args.evals
     return '\n'.join([
@@ -266,10 +322,12 @@ def config_text(args, method):
 
 def run_folder(args, method, seed):
     """``<work-dir>/<arch>/<method>/seed<N>``; ``<arch>-<iters>`` for the
-    studies at another budget, whose runs differ from the usual ones."""
+    studies at another budget, whose runs differ from the usual ones; under
+    ``mmagic/`` for the MMagic host's."""
     arch = f'{args.arch}-{args.iters}' if args.study in BUDGET else \
         args.arch
-    return Path(args.work_dir) / arch / method / f'seed{seed}'
+    host = ['mmagic'] if on_mmagic(args) else []
+    return Path(args.work_dir, *host) / arch / method / f'seed{seed}'
 
 
 def make_run(args, method, seed):
@@ -278,16 +336,20 @@ def make_run(args, method, seed):
     options = ['--deterministic'] if args.deterministic else []
 
     def finished(run):
-        done = evaluations(train_dir)
+        done = run_evaluations(args, train_dir)
         return bool(done) and done[-1][0] == args.iters
 
-    train = Step(
-        'train',
-        lambda run: tool('train.py', run.config, '--work-dir', train_dir,
-                         '--seed', seed, '--auto-resume', *options),
-        finished)
-    return Run(f'{args.arch}/{method}/seed{seed}', path, [train],
-               config_text(args, method))
+    def command(run):
+        if on_mmagic(args):  # the seed is in the run's config
+            return mmagic_study.train_command(args.mmagic_python, run.config,
+                                              train_dir)
+        return tool('train.py', run.config, '--work-dir', train_dir,
+                    '--seed', seed, '--auto-resume', *options)
+
+    name = f'{args.arch}/{method}/seed{seed}'
+    return Run(f'mmagic/{name}' if on_mmagic(args) else name, path,
+               [Step('train', command, finished)],
+               config_text(args, method, seed))
 
 
 def references(args, method):
@@ -304,7 +366,7 @@ def summarise(args, runs):
     another model of the study, with that one (``vs_<model>``)."""
     results = {}
     for method in args.methods:
-        finals = [evaluations(runs[method, s].path / 'train')[-1][1]
+        finals = [run_evaluations(args, runs[method, s].path / 'train')[-1][1]
                   for s in args.seeds]
         entry = dict(description=method_of(args, method)[1],
                      seeds=args.seeds,
@@ -330,6 +392,8 @@ def _number(value, decimals):
 
 def markdown(args, results, env):
     arch, _, _, claim = STUDIES[args.study]
+    if on_mmagic(args):
+        arch += " (MMagic's)"
     lines = [
         f'{args.study} study ({claim}); stacked digits, {arch}, '
         f'{args.iters} iterations on {args.device}, seeds '
@@ -396,33 +460,45 @@ def main(argv=None):
     args = parse_args(argv)
     runs = {(m, s): make_run(args, m, s)
             for m in args.methods for s in args.seeds}
+    if on_mmagic(args):
+        mmagic_study.set_job_environment(args)
     run_all(list(runs.values()), jobs=args.jobs, device=args.device,
             threads=args.threads, log=lambda line: print(line, flush=True))
     results = summarise(args, runs)
-    env = environment(args)
+    env = environment(args, mmagic_study.versions(args.mmagic_python)
+                      if on_mmagic(args) else None)
     _, accuracy = load_classifier()  # the metrics read through it
     env['digit_classifier'] = dict(cache_key=cache_key(),
                                    held_out_accuracy=accuracy)
     text = markdown(args, results, env)
     out = Path(args.work_dir)
-    stem = f'results_{args.study}'
+    host = '_mmagic' if on_mmagic(args) else ''
+    stem = f'results_{args.study}{host}'
     (out / f'{stem}.md').write_text(text + '\n')
-    curves = {m: [evaluations(runs[m, s].path / 'train') for s in args.seeds]
+    curves = {m: [run_evaluations(args, runs[m, s].path / 'train')
+                  for s in args.seeds]
               for m in args.methods}
-    (out / f'{stem}.json').write_text(json.dumps(
-        dict(settings=recorded_settings(args), environment=env,
-             results=results, curves=curves), indent=1))
+    data = dict(settings=recorded_settings(args), environment=env,
+                results=results, curves=curves)
+    (out / f'{stem}.json').write_text(json.dumps(data, indent=1))
     if args.study in EPS_STUDIES:
-        figure = f'{args.study}.png'
+        figure = f'{args.study}{host}.png'
         points = {name: [(EPS_OF[m], m) for m in methods]
                   for name, methods in eps_curves(results).items()}
         plot_against_eps(results, points, METRICS, out / figure,
                          extra={'asgan_gaussian': (1.0, 'Gaussian direction')})
     else:
-        figure = f'metrics_{args.study}.png'
+        figure = f'metrics_{args.study}{host}.png'
         plot_curves(curves, METRICS, out / figure, log_scale=('fd', ))
     print(text)
     print(f'written: {out / stem}.md, .json, {out / figure}')
+    if args.compare_with:
+        # json round trip: the curves as the mmgen results file holds them
+        print(host_comparison.write(args.compare_with,
+                                    json.loads(json.dumps(data)), METRICS,
+                                    out))
+        print(f"written: {out / 'results_hosts'}.md, .json, "
+              f"{out / ('hosts_' + args.study + '.png')}")
 
 
 if __name__ == '__main__':

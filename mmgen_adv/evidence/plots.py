@@ -10,9 +10,17 @@ def _row(columns):
     return plt.subplots(1, columns, figsize=(4.4 * columns, 3.6), dpi=110)
 
 
-def _finish(fig, axes, path):
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
+def _finish(fig, axes, path, legend=(0, 'best')):
+    if legend == 'below':  # many curves: a legend of its own, 3 rows
+        handles, labels = axes[0].get_legend_handles_labels()
+        rows = min(3, len(labels))  # filled column by column
+        fig.legend(handles, labels, loc='lower center', fontsize=7,
+                   ncol=-(-len(labels) // rows))
+        fig.tight_layout(rect=(0, 0.035 + 0.04 * rows, 1, 1))
+    else:
+        panel, where = legend
+        axes[panel].legend(fontsize=7, loc=where)
+        fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
 
@@ -22,7 +30,8 @@ def _title(ax, label, higher):
     ax.grid(alpha=0.3)
 
 
-def plot_curves(curves, metrics, path, log_scale=()):
+def plot_curves(curves, metrics, path, log_scale=(), styles=None,
+                legend=(0, 'best')):
     """Metrics against the iteration, mean over seeds with their range.
 
     Args:
@@ -32,13 +41,19 @@ def plot_curves(curves, metrics, path, log_scale=()):
             one panel each.
         log_scale (tuple): Metrics drawn on a log scale (a first
             evaluation's value can dwarf the later differences).
+        styles (dict, optional): ``{method: keyword arguments of plot}``
+            (colour, line style) for curves that belong together, e.g. one
+            method on two hosts.
+        legend (tuple | str): ``(panel, matplotlib location)`` of the
+            legend, or ``'below'`` the panels.
     """
     fig, axes = _row(len(metrics))
     for method, runs in curves.items():
         its = [it for it, _ in runs[0]]
+        style = {'marker': 'o', **(styles or {}).get(method, {})}
         for ax, metric in zip(axes, metrics):
             values = np.array([[v[metric] for _, v in run] for run in runs])
-            line, = ax.plot(its, values.mean(0), marker='o', label=method)
+            line, = ax.plot(its, values.mean(0), label=method, **style)
             if len(runs) > 1:
                 ax.fill_between(its, values.min(0), values.max(0),
                                 alpha=0.15, color=line.get_color())
@@ -47,7 +62,7 @@ def plot_curves(curves, metrics, path, log_scale=()):
         ax.set_xlabel('iteration')
         if metric in log_scale:
             ax.set_yscale('log')
-    _finish(fig, axes, path)
+    _finish(fig, axes, path, legend)
 
 
 def plot_against_eps(results, points, metrics, path, extra=None):

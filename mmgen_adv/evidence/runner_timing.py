@@ -1,7 +1,13 @@
-"""Timing training runs through the toolbox's runner, as users train
-(``tools/benchmark_runner.py``, ``tools/benchmark_fp16.py``): each config
-is trained by ``tools/train.py`` on random images, in turn, and its
-iteration times are read from its JSON log after a warm-up."""
+"""Timing training runs through a host's runner, as users train
+(``tools/benchmark_runner.py``, ``tools/benchmark_fp16.py``,
+``tools/mmagic/benchmark_runner.py``): each config is trained by the host's
+training tool on random images, in turn, and its iteration times are read
+from its JSON log after a warm-up.
+
+No toolbox is imported here: the tools of both hosts (each in its own
+environment) share it; what differs per host is a :class:`RunnerHost`.
+"""
+import argparse
 import json
 import os
 import os.path as osp
@@ -9,10 +15,28 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections import namedtuple
 
 import torch
 
 from .study import ROOT
+
+RunnerHost = namedtuple('RunnerHost', 'write_config train_command read_log')
+RunnerHost.__doc__ = """How one host trains and logs.
+
+``write_config(base, model, args, work_dir, name)``: the path of a config
+of ``base`` overridden by ``model`` (config lines) with random images and
+``args.warmup + args.iters`` iterations, every one logged;
+``train_command(config, work_dir)``: the command line that trains it;
+``read_log(work_dir)``: the seconds of each logged iteration and the peak
+memory (MiB; None where the log has none)."""
+
+# at most this many times the base config's iteration (both hosts' SNGAN)
+RUNNER_TARGETS = {'ASGAN': 1.25, 'DAT': 1.45}
+# the SNGAN CIFAR-10 benchmarks' settings; --quick: a smoke test of the
+# tool (tiny networks, few iterations)
+SNGAN_DEFAULTS = dict(batch_size=64, channels=(256, 128), image_size=32)
+SNGAN_QUICK = dict(channels=(32, 32), batch_size=16, iters=10, warmup=5)
 
 
 def add_runner_arguments(parser, cycle, iters, warmup, what):
@@ -100,28 +124,36 @@ def read_log(work_dir):
     return [r['time'] for r in train], max(memory) if memory else None
 
 
-def train_and_time(config, args, work_dir, env):
-    """Seconds of each timed iteration of a tools/train.py run of
-    ``config``, and its peak memory, read from its JSON log."""
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
-           '--work-dir', work_dir, '--no-validate', '--seed', '0']
+def mmgen_train_command(config, work_dir):
+    return [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config,
+            '--work-dir', work_dir, '--no-validate', '--seed', '0']
+
+
+MMGEN = RunnerHost(runner_config, mmgen_train_command, read_log)
+
+
+def train_and_time(config, args, work_dir, env, host=MMGEN):
+    """Seconds of each timed iteration of a run of ``config`` by the host's
+    training tool, and its peak memory, read from its JSON log."""
+    cmd = host.train_command(config, work_dir)
     print(' '.join(cmd), flush=True)
     run = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if run.returncode != 0:
-        sys.exit(f'error: tools/train.py failed on {config} '
+        sys.exit(f'error: {osp.relpath(cmd[1], ROOT)} failed on {config} '
                  f'({run.returncode}):\n{run.stderr[-3000:]}')
-    times, memory = read_log(work_dir)
+    times, memory = host.read_log(work_dir)
     if len(times) != args.warmup + args.iters:
         sys.exit(f'error: {work_dir}: {len(times)} iterations logged, '
                  f'expected {args.warmup + args.iters}')
     return times[args.warmup:], memory
 
 
-def time_runs(runs, args, device, cycle):
-    """Train every run with tools/train.py, ``--repeats`` times, the runs
-    in turn: per run its mean s / iteration per repeat, the timed
-    iterations, the means of its ``cycle``-iteration cycles and the peak
-    memory."""
+def time_runs(runs, args, device, cycle, host=MMGEN):
+    """Train every run (``name -> (base, model)``, see
+    :class:`RunnerHost`) with the host's training tool, ``--repeats``
+    times, the runs in turn: per run its mean s / iteration per repeat, the
+    timed iterations, the means of its ``cycle``-iteration cycles and the
+    peak memory."""
     work_root = args.work_dir or tempfile.mkdtemp(prefix='bench_runner_')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(ROOT), os.environ.get('PYTHONPATH', '')]))
@@ -133,8 +165,9 @@ def time_runs(runs, args, device, cycle):
         for name, (base, model) in runs.items():
             work_dir = osp.join(work_root, name, f'run{repeat}')
             os.makedirs(work_dir, exist_ok=True)
-            config = runner_config(base, model, args, work_dir, name)
-            times, memory = train_and_time(config, args, work_dir, env)
+            config = host.write_config(base, model, args, work_dir, name)
+            times, memory = train_and_time(config, args, work_dir, env,
+                                           host)
             timed[name]['means'].append(statistics.mean(times))
             timed[name]['times'] += times
             timed[name]['cycles'] += [
@@ -176,3 +209,60 @@ def settings_line(args, what, cycle):
             'median of the ratios within a turn; fastest and slowest '
             f"{cycle}-iteration cycle; peak memory: the "
             "log's largest (CUDA only)")
+
+
+# -- the SNGAN CIFAR-10 benchmark of both hosts ------------------------------
+def parse_sngan_args(description, cycle, argv=None):
+    """Options of an SNGAN runner benchmark (``--channels`` of G and D),
+    in whole ``cycle``-iteration cycles of ``disc_steps``."""
+    parser = argparse.ArgumentParser(description=description)
+    add_runner_arguments(parser, cycle, iters=200, warmup=50,
+                         what='disc_steps')
+    parser.add_argument(
+        '--channels', type=int, nargs=2, metavar=('G', 'D'),
+        help='base channels of the SNGAN G and D (default: the CIFAR-10 '
+        "config's, 256 128)")
+    args = parser.parse_args(argv)
+    apply_defaults(args, SNGAN_DEFAULTS, SNGAN_QUICK)
+    args.channels = tuple(args.channels)
+    check_runner_arguments(parser, args, cycle, 'disc_steps')
+    return args
+
+
+def channels_override(args, **model):
+    """The config line giving G and D ``--channels`` (and ``model``'s other
+    keys); ``''`` where nothing differs from the config."""
+    if args.channels != SNGAN_DEFAULTS['channels']:
+        model.update(generator=dict(base_channels=args.channels[0]),
+                     discriminator=dict(base_channels=args.channels[1]))
+    return f'model = {model!r}\n' if model else ''
+
+
+def sngan_through_runner(runs, configs, args, device, cycle, what,
+                         host=MMGEN):
+    """Train each of ``runs`` through the host's runner; print s /
+    iteration and the ratios to ``base`` (``configs``: what the table names
+    each run's config); return the results."""
+    work_root, timed = time_runs(runs, args, device, cycle, host)
+    results = {}
+    for name, config in configs.items():
+        results[name] = dict(
+            config=config,
+            x_base=ratio(timed, name, 'base'),
+            target_x_base=RUNNER_TARGETS.get(name),
+            **summary(timed[name]))
+
+    print('\nThrough the runner: ' + settings_line(
+        args, f'{what} (G {args.channels[0]}, D {args.channels[1]} '
+        'channels)', cycle) + '\n')
+    print('| config | s / iteration | fastest - slowest cycle | x base | '
+          'target x base | peak memory (MiB) |')
+    print('|' + '---|' * 6)
+    for name, result in results.items():
+        target, peak_mib = result['target_x_base'], result['peak_mib']
+        print(f"| {name} (`{result['config']}`) | {result['seconds']:.4f} | "
+              f"{result['fastest_cycle']:.4f} - "
+              f"{result['slowest_cycle']:.4f} | {result['x_base']:.2f} | "
+              f"{'<= %.2f' % target if target else '-'} | "
+              f"{'-' if peak_mib is None else '%.0f' % peak_mib} |")
+    return dict(mode='runner', work_dir=work_root, results=results)

@@ -15,6 +15,8 @@ run gets the same intra-op thread count (``--threads``, default 1), not a
 share of the cores, because CPU reductions over a different number of
 threads differ in the last bits and GAN training amplifies that. What else
 determines the numbers is recorded beside them (:func:`environment`).
+Nothing here imports a toolbox but :func:`environment` (mmgen's versions,
+when they are this environment's).
 """
 import argparse
 import json
@@ -26,8 +28,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import mmcv
-import mmgen
 import numpy
 import torch
 
@@ -158,15 +158,21 @@ def _cpu_name():
     return platform.processor() or platform.machine()
 
 
-def environment(args):
+def environment(args, versions=None):
     """What determines a study's numbers besides its settings: versions,
-    device and CPU, threads per run, deterministic mode, the commit."""
+    device and CPU, threads per run, deterministic mode, the commit.
+    ``versions`` are those of the environment the runs train in where that
+    is not this one (the MMagic host's); by default, this one's."""
     commit = _git('rev-parse', 'HEAD')
     if commit and _git('status', '--porcelain', '--untracked-files=no'):
         commit += ' (with uncommitted changes)'
-    versions = dict(python=platform.python_version(), torch=torch.__version__,
-                    numpy=numpy.__version__, mmcv=mmcv.__version__,
-                    mmgen=mmgen.__version__, mmgen_adv=__version__)
+    if versions is None:
+        import mmcv  # here: the rest of a study needs no toolbox
+        import mmgen
+        versions = dict(python=platform.python_version(),
+                        torch=torch.__version__, numpy=numpy.__version__,
+                        mmcv=mmcv.__version__, mmgen=mmgen.__version__,
+                        mmgen_adv=__version__)
     device = args.device
     if device == 'cuda':
         device += f' ({torch.cuda.get_device_name(0)})'
@@ -175,10 +181,15 @@ def environment(args):
                 deterministic=args.deterministic, commit=commit or 'unknown')
 
 
+# where this machine keeps things: not part of what a study is
+MACHINE_PATHS = ('work_dir', 'mmagic_python', 'compare_with')
+
+
 def recorded_settings(args):
     """A study's settings as its results file records them: what determines
-    the numbers, not where this machine kept the runs (``work_dir``)."""
-    return {k: v for k, v in vars(args).items() if k != 'work_dir'}
+    the numbers, not where this machine kept the runs, the interpreter and
+    the files it compares with (:data:`MACHINE_PATHS`)."""
+    return {k: v for k, v in vars(args).items() if k not in MACHINE_PATHS}
 
 
 def environment_line(env):

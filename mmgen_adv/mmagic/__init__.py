@@ -8,10 +8,11 @@ from . import compat
 
 compat.apply()
 
-from . import (architectures, evaluation, hooks,  # noqa: E402,F401
-               models)  # (registries)
+from . import (architectures, evaluation, hooks, models,  # noqa: E402,F401
+               stacked_digits)  # (registries)
 from .host import MMagicHost  # noqa: E402
 
 __all__ = [
-    'MMagicHost', 'architectures', 'compat', 'evaluation', 'hooks', 'models'
+    'MMagicHost', 'architectures', 'compat', 'evaluation', 'hooks', 'models',
+    'stacked_digits'
 ]

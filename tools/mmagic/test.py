@@ -18,18 +18,18 @@ config's (mmengine would load it non-strictly, with warnings), an FID/IS
 ``inception_path`` that is not a file, an ``--out`` mmengine cannot write.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 import mmgen_adv.mmagic  # noqa: F401  (first: compat and registries)
 import mmengine
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmgen_adv.errors import EXIT_INPUT_ERROR, UserInputError
+from mmgen_adv.mmagic.cli import add_runner_args, parse_runner_args
 from mmgen_adv.mmagic.evaluation import (check_checkpoint_fits,
                                          check_inception_files,
                                          check_test_loop)
@@ -46,14 +46,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--work-dir',
         help='the directory to save the file containing evaluation metrics')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings, KEY=VALUE')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
 def load_config(args):

@@ -11,16 +11,16 @@ unknown ``adv_cfg`` key or value, a config that does not load) is refused
 in one line, exit status 2, before the runner writes anything.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 import mmgen_adv.mmagic  # noqa: F401  (first: compat and registries)
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmgen_adv.errors import EXIT_INPUT_ERROR, UserInputError
 from mmgen_adv.methods.regularizers import unbound_regularizer
+from mmgen_adv.mmagic.cli import add_runner_args, parse_runner_args
 
 
 def parse_args(argv=None):
@@ -31,14 +31,8 @@ def parse_args(argv=None):
                         help='resume from the latest checkpoint in work-dir')
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision (AmpOptimWrapper)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override settings, KEY=VALUE')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
 def amp_optim_wrappers(optim_wrapper):

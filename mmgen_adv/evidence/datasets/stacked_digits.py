@@ -1,34 +1,13 @@
-"""Stacked digits: the Stacked-MNIST mode-coverage protocol, offline.
-
-Unrolled GAN, VEEGAN and PacGAN measure mode collapse on Stacked MNIST:
-three random digits stacked as the three channels, 10 x 10 x 10 = 1000
-modes, each mode known by construction. Here the digits are scikit-learn's
-bundled ones (upsampled from 8x8), so nothing is downloaded; stacks of the
-``'train'`` split use only training digits and stacks of ``'test'`` only
-held-out ones.
-"""
-import numpy as np
+"""Stacked digits (1000 modes, offline) as an mmgen dataset; the stacks
+themselves: :mod:`mmgen_adv.evidence.digits.stacks`, shared with the MMagic
+host."""
 import torch
 from mmgen.datasets.builder import DATASETS
 from torch.utils.data import Dataset
 
-from .digits import load_digits_images, split_indices, to_model_input
-
-NUM_MODES = 1000
-
-
-def mode_of(digits):
-    """Mode id (0..999) of digit triples: channel order, 100s first."""
-    digits = np.asarray(digits)
-    return digits[..., 0] * 100 + digits[..., 1] * 10 + digits[..., 2]
-
-
-def sample_stacks(split, num_images, seed, test_fraction=0.2):
-    """Indices ``(num_images, 3)`` of bundled digits forming each stack."""
-    _, labels = load_digits_images(8)
-    pool = split_indices(labels, split, test_fraction)
-    rng = np.random.RandomState(seed)
-    return pool[rng.randint(0, len(pool), size=(num_images, 3))]
+from ..digits.images import load_digits_images, to_model_input
+from ..digits.stacks import (NUM_MODES, mode_of,  # noqa: F401
+                             sample_stacks, stack_images)
 
 
 @DATASETS.register_module()
@@ -73,7 +52,7 @@ class StackedDigitsDataset(Dataset):
 
     def image(self, idx):
         """``(H, W, 3)`` uint8: channel ``c`` is digit ``stacks[idx, c]``."""
-        return np.stack([self.images[i] for i in self.stacks[idx]], axis=-1)
+        return stack_images(self.images, self.stacks[idx])
 
     def __getitem__(self, idx):
         sample = {self.img_key: to_model_input(self.image(idx)[None])[0]}

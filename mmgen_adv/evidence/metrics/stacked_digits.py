@@ -1,27 +1,17 @@
-"""Mode coverage and quality of stacked-digit generators.
+"""Mode coverage and quality of stacked-digit generators as an mmgen metric.
 
-Over ``num_images`` generated images, each channel is read by a digit
-classifier trained on the bundled digits, giving one of 1000 modes:
-
-* ``modes``: modes covered (at least one image), out of 1000;
-* ``kl``: KL divergence of the mode histogram from uniform (0 is ideal,
-  ``log 1000 = 6.91`` is a single mode);
-* ``fd``: Frechet distance between the classifier's features (the three
-  channels' 128-d features, concatenated) of the generated images and of
-  ``num_real`` held-out stacks (digits never seen in training).
-
-Registered in mmgen's ``METRICS``: usable in ``GenerativeEvalHook`` and
-``tools/evaluation.py`` (``--eval stacked_digits`` with a ``metrics`` entry).
+The scores (``modes`` covered of 1000, ``kl`` from uniform, the classifier
+Frechet distance ``fd``) are :mod:`mmgen_adv.evidence.digits.scores`',
+shared with the MMagic host. Registered in mmgen's ``METRICS``: usable in
+``GenerativeEvalHook`` and ``tools/evaluation.py`` (``--eval
+stacked_digits`` with a ``metrics`` entry).
 """
-import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
-from mmgen.core.evaluation.metrics import FID, Metric
+from mmgen.core.evaluation.metrics import Metric
 from mmgen.core.registry import METRICS
 
-from ..datasets.stacked_digits import NUM_MODES, StackedDigitsDataset, mode_of
-from .digit_classifier import load_classifier
+from ..digits.scores import StackedDigitsScorer
 
 
 def gather(tensor):
@@ -33,19 +23,11 @@ def gather(tensor):
     return torch.cat(parts)
 
 
-def mode_statistics(modes):
-    """``(modes covered, KL from uniform)`` of an array of mode ids."""
-    counts = np.bincount(np.asarray(modes), minlength=NUM_MODES)
-    p = counts / counts.sum()
-    present = p > 0
-    kl = float(np.sum(p[present] * np.log(p[present] * NUM_MODES)))
-    return int(present.sum()), kl
-
-
 @METRICS.register_module()
 class StackedDigits(Metric):
     """Modes covered, KL from uniform and a classifier-feature Frechet
-    distance for generators of stacked digits (1000 modes).
+    distance for generators of stacked digits (1000 modes), over the
+    generator's images in [-1, 1].
 
     Args:
         num_images (int): Generated images. Default 10000.
@@ -64,42 +46,21 @@ class StackedDigits(Metric):
                  cache_dir=None,
                  batch_size=500):
         super().__init__(num_images, image_shape)
-        self.num_real = num_real
-        self.real_seed = real_seed
-        self.batch_size = batch_size
-        self.classifier, self.classifier_accuracy = load_classifier(cache_dir)
-        self.real_mean = self.real_cov = None
+        self.scorer = StackedDigitsScorer(num_real, real_seed, cache_dir,
+                                          batch_size)
+        self.classifier = self.scorer.classifier
+        self.classifier_accuracy = self.scorer.classifier_accuracy
         # real statistics come from held-out stacks, not the data loader
         self.num_real_feeded = self.num_real_need
         self.fake_feats, self.fake_modes = [], []
 
-    @torch.no_grad()
     def describe(self, images):
         """Modes ``(N,)`` and features ``(N, 384)`` of ``(N, 3, H, W)``
         images in [-1, 1]."""
-        images = images.float().cpu()
-        if images.shape[-2:] != (32, 32):
-            images = F.interpolate(
-                images, size=(32, 32), mode='bilinear', align_corners=False)
-        n = images.shape[0]
-        channels = images.reshape(n * 3, 1, 32, 32)
-        feats = torch.cat([
-            self.classifier.features(channels[i:i + self.batch_size])
-            for i in range(0, len(channels), self.batch_size)
-        ])
-        digits = self.classifier.head(feats).argmax(1).view(n, 3)
-        return torch.from_numpy(mode_of(digits.numpy())), feats.view(n, -1)
+        return self.scorer.describe(images)
 
     def prepare(self):
-        if self.real_mean is not None:
-            return
-        reals = StackedDigitsDataset(
-            num_images=self.num_real, split='test', seed=self.real_seed)
-        images = torch.stack([reals[i]['real_img'] for i in range(len(reals))])
-        _, feats = self.describe(images)
-        feats = feats.double().numpy()
-        self.real_mean = feats.mean(0)
-        self.real_cov = np.cov(feats, rowvar=False)
+        self.scorer.prepare()
 
     def feed_op(self, batch, mode):
         if mode == 'reals':
@@ -110,17 +71,10 @@ class StackedDigits(Metric):
 
     @torch.no_grad()
     def summary(self):
-        self.prepare()
         modes = torch.cat(self.fake_modes)[:self.num_images].numpy()
         feats = torch.cat(self.fake_feats)[:self.num_images].double().numpy()
-        covered, kl = mode_statistics(modes)
-        fd, _, _ = FID._calc_fid(
-            feats.mean(0), np.cov(feats, rowvar=False), self.real_mean,
-            self.real_cov)
-        self._result_dict = dict(modes=covered, kl=kl, fd=float(fd))
-        self._result_str = (
-            f'modes {covered}/{NUM_MODES}, KL {kl:.3f}, FD {fd:.2f} (digit '
-            f'classifier: {self.classifier_accuracy:.1%} held-out accuracy)')
+        self._result_dict = self.scorer.scores(modes, feats)
+        self._result_str = self.scorer.summary_line(self._result_dict)
         return self._result_dict
 
     def clear_fake_data(self):
@@ -130,4 +84,4 @@ class StackedDigits(Metric):
     def clear(self, clear_reals=False):
         self.clear_fake_data()
         if clear_reals:
-            self.real_mean = self.real_cov = None
+            self.scorer.forget_reals()

@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...runs.checkpoints import check_fits, read_checkpoint
-from ..datasets.digits import load_digits_images, split_indices
+from .images import load_digits_images, split_indices
 
 CACHE_DIR = os.environ.get(
     'MMGEN_ADV_CACHE', osp.join(osp.expanduser('~'), '.cache', 'mmgen_adv'))

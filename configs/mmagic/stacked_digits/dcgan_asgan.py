@@ -1,0 +1,3 @@
+# AS-GAN (eps 1 gray level) on MMagic's DCGAN, stacked digits.
+_base_ = './dcgan.py'
+model = dict(adv_cfg=dict(type='ASGAN', eps=1.0))
