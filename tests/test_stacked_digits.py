@@ -122,7 +122,8 @@ def test_held_out_real_stacks_score_ideal(metric):
     assert result['fd'] < 5.0
     assert metric.result_str.startswith('modes ')
     # the classifier's own quality is reported beside its verdicts
-    assert f'{metric.classifier_accuracy:.1%} held-out' in metric.result_str
+    accuracy = metric.scorer.classifier_accuracy
+    assert f'{accuracy:.1%} held-out' in metric.result_str
 
 
 # one repeated image has a zero covariance: the toolbox's matrix square root

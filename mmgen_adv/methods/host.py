@@ -37,6 +37,9 @@ class DiscHost:
     Attributes:
         discriminator (nn.Module): The bare discriminator (no distributed
             wrapper): attacks run on it, and regularizers inspect it.
+        wrapped_discriminator (nn.Module): D as the model trains it
+            (inside its distributed wrapper, if any): extra training terms
+            (SSGAN's rotation task) call it.
         gan_loss (nn.Module): The toolbox's ``GANLoss``: ``gan_loss(pred,
             target_is_real, is_disc=True)``, with ``gan_type`` and, for
             ``vanilla``/``lsgan``, ``real_label_val``/``fake_label_val``.
@@ -45,6 +48,7 @@ class DiscHost:
     """
 
     discriminator = None
+    wrapped_discriminator = None
     gan_loss = None
     accumulation_steps = 1
     iteration = 0

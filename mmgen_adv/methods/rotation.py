@@ -50,3 +50,21 @@ def rotation_terms(disc, images, weight, side):
         f'loss_{learner}_rotation': weight * loss,
         f'rotation_acc_{side}': accuracy
     }
+
+
+class RotationTaskHost:
+    """SSGAN's D terms for any host: mixed in before a
+    :class:`~mmgen_adv.methods.host.DiscHost` of a model with
+    ``disc_rotation_weight``, it adds D's rotation task on the clean reals
+    (through the host's ``wrapped_discriminator``) to the toolbox's terms."""
+
+    def __init__(self, model, *args, **kwargs):
+        super().__init__(model, *args, **kwargs)
+        self.disc_rotation_weight = model.disc_rotation_weight
+
+    def disc_terms(self, batch, pred_fake, pred_real, gan_weight=1.0):
+        terms = super().disc_terms(batch, pred_fake, pred_real, gan_weight)
+        terms.update(
+            rotation_terms(self.wrapped_discriminator, batch.real,
+                           self.disc_rotation_weight, 'real'))
+        return terms

@@ -1,8 +1,11 @@
 """What the MMagic host's tools share of MMagic's command line
 (``tools/mmagic/train.py``, ``tools/mmagic/test.py``)."""
 import os
+import os.path as osp
 
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
+
+from ..errors import UserInputError
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
@@ -22,3 +25,19 @@ def parse_runner_args(parser, argv=None):
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def load_runner_config(args):
+    """The config as MMagic's tools make it: ``--cfg-options`` merged, the
+    launcher set, the work dir ``--work-dir``, the config's, or
+    ``work_dirs/<config name>``. A config that does not load is refused."""
+    try:
+        cfg = Config.fromfile(args.config)
+    except (OSError, SyntaxError, ValueError) as err:
+        raise UserInputError(f'cannot load {args.config}: {err}') from err
+    cfg.launcher = args.launcher
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg

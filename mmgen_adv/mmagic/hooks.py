@@ -12,7 +12,6 @@ from ..methods.probe import RobustnessProbe
 from ..random_state import (PreservedRandomState, iteration_seed,
                             seed_everything)
 from .host import unwrap
-from .models import AdversarialMixin
 
 
 @HOOKS.register_module()
@@ -71,12 +70,11 @@ class DiscRobustnessProbeHook(RobustnessProbe, Hook):
 
     The reals are the training set's first samples through the model's
     data preprocessor (``gt_img`` in [-1, 1], labels from ``gt_label``);
-    D is called through the model's host where it has one (this package's
-    models), else as MMagic's GANs call it. Scalars go to the message hub
-    (mmengine's log processor logs a non-loss key's latest value, so a
-    probe's values stay in the log lines until the next probe; each probe's
-    own are in ``iter_<N>.json``), the gradient's histogram to the
-    visualizer's ``TensorboardVisBackend`` when there is one.
+    D is called as MMagic's GANs call the bare module. Scalars go to the
+    message hub (mmengine's log processor logs a non-loss key's latest
+    value, so a probe's values stay in the log lines until the next probe;
+    each probe's own are in ``iter_<N>.json``), the gradient's histogram to
+    the visualizer's ``TensorboardVisBackend`` when there is one.
 
     Args: as :class:`~mmgen_adv.methods.probe.RobustnessProbe`.
     """
@@ -131,11 +129,7 @@ class DiscRobustnessProbeHook(RobustnessProbe, Hook):
 
 def probed_disc(model):
     """``(bare D, output)``: ``output(images, labels)`` is D's real/fake
-    prediction through the model's host (this package's models), or, for
-    MMagic's own GANs, D called as they call it."""
-    if isinstance(model, AdversarialMixin):
-        host = model.host_class(model)
-        return host.discriminator, lambda x, labels: host.gan_output(
-            host.disc(x, labels, bare=True))
+    prediction, D called as every MMagic GAN (and this package's, through
+    :class:`~.host.MMagicHost`) calls the bare module."""
     disc = unwrap(model.discriminator)
     return disc, lambda x, labels: call_disc(disc, x, labels)

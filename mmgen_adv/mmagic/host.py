@@ -16,7 +16,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import AmpOptimWrapper
 
 from ..methods.host import DiscHost, NonFiniteGuard, call_disc
-from ..methods.rotation import rotation_terms
+from ..methods.rotation import RotationTaskHost
 
 
 def unwrap(module):
@@ -90,20 +90,9 @@ class MMagicHost(DiscHost):
         return isinstance(self.optim_wrapper, AmpOptimWrapper)
 
 
-class SSGANHost(MMagicHost):
+class SSGANHost(RotationTaskHost, MMagicHost):
     """An SSGAN update (:class:`~mmgen_adv.mmagic.models.SSGAN`): the hinge
     terms plus D's rotation task on the clean reals, as on mmgen."""
-
-    def __init__(self, model, optim_wrapper=None):
-        super().__init__(model, optim_wrapper)
-        self.disc_rotation_weight = model.disc_rotation_weight
-
-    def disc_terms(self, batch, pred_fake, pred_real, gan_weight=1.0):
-        terms = super().disc_terms(batch, pred_fake, pred_real, gan_weight)
-        terms.update(
-            rotation_terms(self.wrapped_discriminator, batch.real,
-                           self.disc_rotation_weight, 'real'))
-        return terms
 
 
 class StyleGAN2Host(MMagicHost):

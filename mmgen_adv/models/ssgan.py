@@ -15,25 +15,19 @@ from mmgen.models.builder import MODELS
 
 from ..checks import check_number
 from ..errors import ConfigError
-from ..methods.rotation import NUM_ROTATIONS, rotation_terms
+from ..methods.rotation import (NUM_ROTATIONS, RotationTaskHost,
+                                rotation_terms)
 from .adversarial_gan import AdvUnconditionalGAN
 from .host import MMGenHost, unwrap
 
 
-class SSGANHost(MMGenHost):
-    """An SSGAN iteration: the toolbox's terms plus the rotation task."""
+class SSGANHost(RotationTaskHost, MMGenHost):
+    """An SSGAN iteration: the toolbox's terms plus the rotation task (D's,
+    :class:`~mmgen_adv.methods.rotation.RotationTaskHost`; G's here)."""
 
     def __init__(self, model, *args, **kwargs):
         super().__init__(model, *args, **kwargs)
-        self.disc_rotation_weight = model.disc_rotation_weight
         self.gen_rotation_weight = model.gen_rotation_weight
-
-    def disc_terms(self, batch, pred_fake, pred_real, gan_weight=1.0):
-        terms = super().disc_terms(batch, pred_fake, pred_real, gan_weight)
-        terms.update(
-            rotation_terms(self.wrapped_discriminator, batch.real,
-                           self.disc_rotation_weight, 'real'))
-        return terms
 
     def gen_terms(self, data):
         terms = super().gen_terms(data)

@@ -18,18 +18,17 @@ config's (mmengine would load it non-strictly, with warnings), an FID/IS
 ``inception_path`` that is not a file, an ``--out`` mmengine cannot write.
 """
 import argparse
-import os.path as osp
 import sys
 
 import mmgen_adv.mmagic  # noqa: F401  (first: compat and registries)
 import mmengine
-from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmgen_adv.errors import EXIT_INPUT_ERROR, UserInputError
-from mmgen_adv.mmagic.cli import add_runner_args, parse_runner_args
+from mmgen_adv.mmagic.cli import (add_runner_args, load_runner_config,
+                                  parse_runner_args)
 from mmgen_adv.mmagic.evaluation import (check_checkpoint_fits,
                                          check_inception_files,
                                          check_test_loop)
@@ -52,15 +51,7 @@ def parse_args(argv=None):
 
 def load_config(args):
     """The config as MMagic's ``tools/test.py`` makes it, checked."""
-    try:
-        cfg = Config.fromfile(args.config)
-    except (OSError, SyntaxError, ValueError) as err:
-        raise UserInputError(f'cannot load {args.config}: {err}') from err
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_runner_config(args)
     cfg.load_from = args.checkpoint
     if args.out and not args.out.endswith(OUT_SUFFIXES):
         raise UserInputError(

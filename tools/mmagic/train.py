@@ -11,16 +11,15 @@ unknown ``adv_cfg`` key or value, a config that does not load) is refused
 in one line, exit status 2, before the runner writes anything.
 """
 import argparse
-import os.path as osp
 import sys
 
 import mmgen_adv.mmagic  # noqa: F401  (first: compat and registries)
-from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmgen_adv.errors import EXIT_INPUT_ERROR, UserInputError
 from mmgen_adv.methods.regularizers import unbound_regularizer
-from mmgen_adv.mmagic.cli import add_runner_args, parse_runner_args
+from mmgen_adv.mmagic.cli import (add_runner_args, load_runner_config,
+                                  parse_runner_args)
 
 
 def parse_args(argv=None):
@@ -52,15 +51,7 @@ def amp_optim_wrappers(optim_wrapper):
 
 
 def load_config(args):
-    try:
-        cfg = Config.fromfile(args.config)
-    except (OSError, SyntaxError, ValueError) as err:
-        raise UserInputError(f'cannot load {args.config}: {err}') from err
-    cfg.launcher = args.launcher
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg = load_runner_config(args)
     if args.amp:
         amp_optim_wrappers(cfg.optim_wrapper)
     if args.resume:

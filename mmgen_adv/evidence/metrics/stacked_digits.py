@@ -48,8 +48,6 @@ class StackedDigits(Metric):
         super().__init__(num_images, image_shape)
         self.scorer = StackedDigitsScorer(num_real, real_seed, cache_dir,
                                           batch_size)
-        self.classifier = self.scorer.classifier
-        self.classifier_accuracy = self.scorer.classifier_accuracy
         # real statistics come from held-out stacks, not the data loader
         self.num_real_feeded = self.num_real_need
         self.fake_feats, self.fake_modes = [], []
