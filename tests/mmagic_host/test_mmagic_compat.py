@@ -17,6 +17,8 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.logging import HistoryBuffer  # noqa: E402
 from mmengine.optim import build_optim_wrapper  # noqa: E402
 
+from process_group import one_rank_group  # noqa: E402
+
 
 def test_checkpoints_with_history_buffers_load_weights_only(tmp_path):
     buffer = HistoryBuffer()
@@ -155,11 +157,8 @@ def test_sngan_in_a_cpu_process_group_can_be_wrapped(tmp_path):
     """Built in a process group, MMagic's SNGAN generator has SyncBatchNorm
     (``auto_sync_bn``), which DDP refuses on a CPU module; wrapped as the
     runner wraps it, on a CPU rank, it gets plain BatchNorm and trains."""
-    import torch.distributed as dist
     from mmengine.model import MMSeparateDistributedDataParallel
-    dist.init_process_group('gloo', init_method=f"file://{tmp_path / 'pg'}",
-                            rank=0, world_size=1)
-    try:
+    with one_rank_group(tmp_path):
         model = MODELS.build(dict(
             type='SNGAN', noise_size=8, num_classes=10,
             data_preprocessor=DataPreprocessor(),
@@ -176,5 +175,3 @@ def test_sngan_in_a_cpu_process_group_can_be_wrapped(tmp_path):
                        for m in generator.modules())
         fake = generator(torch.randn(4, 8), label=torch.arange(4))
         assert fake.shape == (4, 3, 32, 32)
-    finally:
-        dist.destroy_process_group()

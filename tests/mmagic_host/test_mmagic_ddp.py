@@ -11,7 +11,6 @@ import contextlib
 
 import pytest
 import torch
-import torch.distributed as dist
 
 REASON = ('MMagic tier: runs in the MMagic environment (./setup.sh --host '
           'mmagic; .venv-mmagic/bin/python -m pytest tests -m mmagic)')
@@ -28,6 +27,7 @@ from mmgen_adv.methods import attacks  # noqa: E402
 from mmgen_adv.mmagic.host import MMagicHost  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
+from process_group import one_rank_group  # noqa: E402
 from test_mmagic_host import (STANDARD_UPDATE_CASES,  # noqa: E402
                               assert_same_parameters, assert_same_training,
                               mmagics_model_and_ours, same_weights, sngan,
@@ -35,21 +35,6 @@ from test_mmagic_host import (STANDARD_UPDATE_CASES,  # noqa: E402
 
 # its model_wrapper_cfg is MMagic's gen_default_runtime's
 CONFIG = ROOT / 'configs' / 'mmagic' / 'dat' / 'sngan_cifar10.py'
-
-
-@contextlib.contextmanager
-def one_rank_group(tmp_path):
-    """A 1-rank gloo group, as a rank launched by dist_train.sh has.
-
-    The models are built before it: built in a group, MMagic's SNGAN
-    generator turns its BatchNorms into SyncBatchNorm (``auto_sync_bn``),
-    which DDP refuses on a CPU module."""
-    dist.init_process_group('gloo', init_method=f"file://{tmp_path / 'pg'}",
-                            rank=0, world_size=1)
-    try:
-        yield
-    finally:
-        dist.destroy_process_group()
 
 
 def wrap_as_the_runner_does(model):

@@ -37,6 +37,7 @@ from mmgen_adv.random_state import capture_random_state  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
 from cross_host_probe import MMGEN_PYTHON  # noqa: E402
+from process_group import one_rank_group  # noqa: E402
 from test_mmagic_host import (assert_same_parameters, batches,  # noqa: E402
                               dcgan, optim_wrappers, same_weights, sngan)
 from test_mmagic_tools import TOOLS, DCGAN, run, small_run  # noqa: E402
@@ -341,11 +342,8 @@ def test_probe_needs_two_images(tmp_path):
 @pytest.fixture
 def process_group(tmp_path):
     """A one-rank gloo group, so mmengine's DDP wrappers can be built."""
-    torch.distributed.init_process_group(
-        'gloo', init_method=f'file://{tmp_path}/rendezvous', rank=0,
-        world_size=1)
-    yield
-    torch.distributed.destroy_process_group()
+    with one_rank_group(tmp_path):
+        yield
 
 
 def test_hooks_see_through_mmengines_ddp_wrappers(process_group, tmp_path):

@@ -60,10 +60,11 @@ print(json.dumps(out))
 '''
 
 
-def single_threaded():
-    """The environment of a subprocess: one thread, no GPU, this tree."""
-    return dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS='1',
-                CUDA_VISIBLE_DEVICES='')
+def subprocess_env(threads=1):
+    """The environment of a subprocess: ``threads`` threads, no GPU, this
+    tree."""
+    return dict(os.environ, PYTHONPATH=str(ROOT),
+                OMP_NUM_THREADS=str(threads), CUDA_VISIBLE_DEVICES='')
 
 
 def mmgen_side(tmp_path, images_uint8=None):
@@ -79,7 +80,8 @@ def mmgen_side(tmp_path, images_uint8=None):
     done = subprocess.run(
         [str(MMGEN_PYTHON), '-c', MMGEN_SIDE, *map(str, args)],
         capture_output=True, text=True, cwd=ROOT, timeout=600,
-        env=single_threaded())
+        # this process's thread count: float reductions in the same order
+        env=subprocess_env(torch.get_num_threads()))
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -197,7 +199,7 @@ def test_config_trains_and_evaluates_through_the_tool(tmp_path):
          'default_hooks.checkpoint.interval=2',
          'default_hooks.logger.interval=1', 'randomness.seed=0'],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env=single_threaded())
+        env=subprocess_env())
     assert done.returncode == 0, done.stderr[-3000:]
     scalars = next(Path(tmp_path).glob('*/vis_data/scalars.json'))
     records = [json.loads(line) for line in scalars.read_text().splitlines()]
@@ -274,7 +276,7 @@ def benchmark(*args):
          '--host', 'mmagic', '--mmagic-python', sys.executable,
          *map(str, args)],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
-        env=single_threaded())
+        env=subprocess_env())
 
 
 def test_study_trains_on_mmagic_and_compares_with_mmgen(tmp_path):
