@@ -1,4 +1,5 @@
 """The study runner: steps skipped when done, runs side by side, timing."""
+import os
 import sys
 from types import SimpleNamespace
 
@@ -58,6 +59,35 @@ def test_a_failing_step_names_its_output(tmp_path):
     with pytest.raises(RuntimeError, match=r'r: step boom failed \(exit '
                        r'status 3; output in .*boom.out\)'):
         run_all([run], log=lambda _: None)
+
+
+@pytest.mark.parametrize('jobs', [1, 2])
+def test_every_step_trains_with_the_given_threads(tmp_path, jobs):
+    """Both study tools run their steps through run_all: the intra-op
+    thread count of each step is ``threads`` whatever ``jobs`` is (it is
+    part of what determines a run's numbers)."""
+    code = ('import pathlib, sys, torch; pathlib.Path(sys.argv[1], '
+            "'threads').write_text(str(torch.get_num_threads()))")
+    step = Step('s', lambda run: [sys.executable, '-c', code, run.path],
+                lambda run: (run.path / 'threads').is_file())
+    runs = [Run(f'r{i}', tmp_path / f'r{i}', [step], config_text='')
+            for i in range(2)]
+    threads = min(2, len(os.sched_getaffinity(0)))
+    run_all(runs, jobs=jobs, threads=threads, log=lambda _: None)
+    assert [(r.path / 'threads').read_text() for r in runs] == [
+        str(threads)] * 2
+
+
+def test_more_threads_than_cores_are_refused():
+    cores = len(os.sched_getaffinity(0))
+    args = SimpleNamespace(jobs=1, threads=cores + 1, seeds=[0],
+                           device='cpu')
+    with pytest.raises(UserInputError, match=rf'^--threads {cores + 1} is '
+                       rf'more than the {cores} cores this process may use; '
+                       rf'allowed: 1 to {cores}$'):
+        check_study_arguments(args)
+    args.threads = cores
+    check_study_arguments(args)
 
 
 def test_a_folder_holding_other_settings_is_refused(tmp_path):

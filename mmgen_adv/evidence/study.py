@@ -114,6 +114,13 @@ def check_study_arguments(args):
         raise UserInputError(f'--jobs must be >= 1, got {args.jobs}')
     if args.threads < 1:
         raise UserInputError(f'--threads must be >= 1, got {args.threads}')
+    cores = len(os.sched_getaffinity(0))
+    if args.threads > cores:
+        # torch caps its default intra-op threads at the cores it sees, so
+        # such a run would train with another thread count than asked
+        raise UserInputError(
+            f'--threads {args.threads} is more than the {cores} cores this '
+            f'process may use; allowed: 1 to {cores}')
     if len(set(args.seeds)) != len(args.seeds):
         raise UserInputError(f'--seeds repeats a seed: {args.seeds}')
     if args.device == 'cuda':
