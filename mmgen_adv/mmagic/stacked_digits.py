@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from mmagic.datasets.transforms import PackInputs
 from mmagic.evaluation.metrics.base_gen_metric import GenerativeMetric
+from mmagic.evaluation.metrics.fid import FrechetInceptionDistance
 from mmagic.registry import DATASETS, METRICS
 from mmengine import print_log
 from mmengine.dataset import BaseDataset
@@ -122,7 +123,8 @@ class StackedDigits(GenerativeMetric):
                  sample_model='orig',
                  **kwargs):
         super().__init__(fake_nums, sample_model=sample_model, **kwargs)
-        self.scorer = StackedDigitsScorer(num_real, real_seed, cache_dir,
+        self.scorer = StackedDigitsScorer(FrechetInceptionDistance._calc_fid,
+                                          num_real, real_seed, cache_dir,
                                           batch_size)
         self.generated_order = None
 

@@ -16,7 +16,6 @@ generator's output there.
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import linalg
 
 from .classifier import load_classifier
 from .images import load_digits_images, to_model_input
@@ -34,25 +33,6 @@ def mode_statistics(modes):
     return int(present.sum()), kl
 
 
-def frechet_distance(mean1, cov1, mean2, cov2, eps=1e-6):
-    """Frechet distance between two Gaussians, computed as both toolboxes'
-    FID computes it (rosinality's stylegan2-pytorch ``fid.py``)."""
-    cov_sqrt, _ = linalg.sqrtm(cov1 @ cov2, disp=False)
-    if not np.isfinite(cov_sqrt).all():
-        print('product of cov matrices is singular')
-        offset = np.eye(cov1.shape[0]) * eps
-        cov_sqrt = linalg.sqrtm((cov1 + offset) @ (cov2 + offset))
-    if np.iscomplexobj(cov_sqrt):
-        if not np.allclose(np.diagonal(cov_sqrt).imag, 0, atol=1e-3):
-            m = np.max(np.abs(cov_sqrt.imag))
-            raise ValueError(f'Imaginary component {m}')
-        cov_sqrt = cov_sqrt.real
-    mean_diff = mean1 - mean2
-    # summed in the toolboxes' order, so the numbers agree to the last bit
-    trace = np.trace(cov1) + np.trace(cov2) - 2 * np.trace(cov_sqrt)
-    return float(mean_diff @ mean_diff + trace)
-
-
 def real_stacks(num_images, seed, split='test'):
     """``num_images`` real stacks of ``split`` as ``(N, 3, 32, 32)`` floats
     in [-1, 1]."""
@@ -66,14 +46,20 @@ class StackedDigitsScorer:
     and the scores of generated stacks against them.
 
     Args:
+        frechet_distance (callable): The host toolbox's FID formula,
+            ``(mean1, cov1, mean2, cov2) -> (distance, ...)`` (mmgen's
+            ``FID._calc_fid``, MMagic's
+            ``FrechetInceptionDistance._calc_fid``): the distance is the
+            toolbox's own, computed on the classifier's features.
         num_real (int): Held-out real stacks for the Frechet distance.
         real_seed (int): Seed of those stacks.
         cache_dir (str, optional): Where the classifier is cached.
         batch_size (int): Digits per classifier pass.
     """
 
-    def __init__(self, num_real=10000, real_seed=1, cache_dir=None,
-                 batch_size=500):
+    def __init__(self, frechet_distance, num_real=10000, real_seed=1,
+                 cache_dir=None, batch_size=500):
+        self.frechet_distance = frechet_distance
         self.num_real = num_real
         self.real_seed = real_seed
         self.batch_size = batch_size
@@ -119,9 +105,9 @@ class StackedDigitsScorer:
                              f'generated images, got {len(feats)}')
         self.prepare()
         covered, kl = mode_statistics(modes)
-        fd = frechet_distance(feats.mean(0), np.cov(feats, rowvar=False),
-                              self.real_mean, self.real_cov)
-        return dict(modes=covered, kl=kl, fd=fd)
+        fd = self.frechet_distance(feats.mean(0), np.cov(feats, rowvar=False),
+                                   self.real_mean, self.real_cov)[0]
+        return dict(modes=covered, kl=kl, fd=float(fd))
 
     def summary_line(self, scores):
         return (f"modes {scores['modes']}/{NUM_MODES}, KL {scores['kl']:.3f}"

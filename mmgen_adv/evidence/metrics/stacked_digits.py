@@ -8,7 +8,7 @@ stacked_digits`` with a ``metrics`` entry).
 """
 import torch
 import torch.distributed as dist
-from mmgen.core.evaluation.metrics import Metric
+from mmgen.core.evaluation.metrics import FID, Metric
 from mmgen.core.registry import METRICS
 
 from ..digits.scores import StackedDigitsScorer
@@ -46,8 +46,8 @@ class StackedDigits(Metric):
                  cache_dir=None,
                  batch_size=500):
         super().__init__(num_images, image_shape)
-        self.scorer = StackedDigitsScorer(num_real, real_seed, cache_dir,
-                                          batch_size)
+        self.scorer = StackedDigitsScorer(FID._calc_fid, num_real,
+                                          real_seed, cache_dir, batch_size)
         # real statistics come from held-out stacks, not the data loader
         self.num_real_feeded = self.num_real_need
         self.fake_feats, self.fake_modes = [], []
