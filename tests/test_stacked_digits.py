@@ -231,7 +231,8 @@ def test_ssgan_dat_is_also_paired_with_ssgan(monkeypatch):
     monkeypatch.setattr(tool, 'evaluations', evaluations)
     args = SimpleNamespace(methods=['ssgan_dat', 'dat', 'ssgan', 'base'],
                            seeds=[0, 1, 2], study='sngan', iters=4,
-                           num_images=10, device='cpu', added={})
+                           num_images=10, device='cpu', added={},
+                           host='mmgen')
     runs = {(m, s): FinishedRun(m, s) for m in fd for s in args.seeds}
     results = tool.summarise(args, runs)
     assert list(results) == args.methods

@@ -288,37 +288,59 @@ def evaluations(work_dir):
     return sorted(found.items())
 
 
-def on_mmagic(args):
-    return getattr(args, 'host', 'mmgen') == 'mmagic'
+class MMGenStudyHost:
+    """A study's runs on mmgen 0.7.3, in this environment:
+    ``tools/train.py --auto-resume`` on ``configs/stacked_digits/``.
+    (:class:`~mmgen_adv.evidence.mmagic_study.MMagicStudyHost` is the
+    other host, with the same attributes.)"""
+
+    folder = ()  # runs in <work-dir>/<arch>/...
+    suffix = ''  # results_<study>.md
+    label = ''
+
+    def prepare(self, args):
+        pass
+
+    def base_config(self, arch):
+        return ROOT / 'configs' / 'stacked_digits' / f'{arch}.py'
+
+    def config_lines(self, args, seed):
+        interval = args.iters // args.evals
+        return [
+            f'total_iters = {args.iters}',
+            f'evaluation = dict(interval={interval}, metrics=dict('
+            f'num_images={args.num_images}))',
+            # a checkpoint at every evaluation: an interrupted run loses at
+            # most one interval
+            f'checkpoint_config = dict(interval={interval})',
+        ]
+
+    def train_command(self, args, config, train_dir, seed):
+        options = ['--deterministic'] if args.deterministic else []
+        return tool('train.py', config, '--work-dir', train_dir, '--seed',
+                    seed, '--auto-resume', *options)
+
+    def evaluations(self, train_dir):
+        return evaluations(train_dir)
+
+    def versions(self):
+        return None  # this environment's
 
 
-def run_evaluations(args, train_dir):
-    """The evaluations of a run of the study's host."""
-    if on_mmagic(args):
-        return mmagic_study.evaluations(train_dir, METRICS)
-    return evaluations(train_dir)
+def study_host(args):
+    """The host whose model the study trains (``--host``)."""
+    if args.host == 'mmagic':
+        return mmagic_study.MMagicStudyHost(args.mmagic_python, METRICS)
+    return MMGenStudyHost()
 
 
 def config_text(args, method, seed):
-    if on_mmagic(args):
-        return '\n'.join([
-            run_header(args),
-            f"_base_ = ['{mmagic_study.base_config(args.arch)}']",
-            method_of(args, method)[0],
-            *mmagic_study.config_lines(args, seed),
-        ]) + '\n'
-    base = ROOT / 'configs' / 'stacked_digits' / f'{args.arch}.py'
-    interval = args.iters // args.evals
+    host = study_host(args)
     return '\n'.join([
         run_header(args),
-        f"_base_ = ['{base}']",
+        f"_base_ = ['{host.base_config(args.arch)}']",
         method_of(args, method)[0],
-        f'total_iters = {args.iters}',
-        f'evaluation = dict(interval={interval}, metrics=dict('
-        f'num_images={args.num_images}))',
-        # a checkpoint at every evaluation: an interrupted run loses at
-        # most one interval
-        f'checkpoint_config = dict(interval={interval})',
+        *host.config_lines(args, seed),
     ]) + '\n'
 
 
@@ -328,30 +350,25 @@ def run_folder(args, method, seed):
     ``mmagic/`` for the MMagic host's."""
     arch = f'{args.arch}-{args.iters}' if args.study in BUDGET else \
         args.arch
-    host = ['mmagic'] if on_mmagic(args) else []
-    return Path(args.work_dir, *host) / arch / method / f'seed{seed}'
+    return Path(args.work_dir, *study_host(args).folder) / arch / method / \
+        f'seed{seed}'
 
 
 def make_run(args, method, seed):
+    host = study_host(args)
     path = run_folder(args, method, seed)
     train_dir = path / 'train'
-    options = ['--deterministic'] if args.deterministic else []
 
     def finished(run):
-        done = run_evaluations(args, train_dir)
+        done = host.evaluations(train_dir)
         return bool(done) and done[-1][0] == args.iters
 
-    def command(run):
-        if on_mmagic(args):  # the seed is in the run's config
-            return mmagic_study.train_command(args.mmagic_python, run.config,
-                                              train_dir)
-        return tool('train.py', run.config, '--work-dir', train_dir,
-                    '--seed', seed, '--auto-resume', *options)
-
-    name = f'{args.arch}/{method}/seed{seed}'
-    return Run(f'mmagic/{name}' if on_mmagic(args) else name, path,
-               [Step('train', command, finished)],
-               config_text(args, method, seed))
+    train = Step(
+        'train',
+        lambda run: host.train_command(args, run.config, train_dir, seed),
+        finished)
+    return Run('/'.join([*host.folder, args.arch, method, f'seed{seed}']),
+               path, [train], config_text(args, method, seed))
 
 
 def references(args, method):
@@ -366,9 +383,10 @@ def summarise(args, runs):
     """Per method: final values per seed, mean +- std, and the paired
     comparison with the base model (``vs_base``) and, where it adds to
     another model of the study, with that one (``vs_<model>``)."""
+    host = study_host(args)
     results = {}
     for method in args.methods:
-        finals = [run_evaluations(args, runs[method, s].path / 'train')[-1][1]
+        finals = [host.evaluations(runs[method, s].path / 'train')[-1][1]
                   for s in args.seeds]
         entry = dict(description=method_of(args, method)[1],
                      seeds=args.seeds,
@@ -394,8 +412,7 @@ def _number(value, decimals):
 
 def markdown(args, results, env):
     arch, _, _, claim = STUDIES[args.study]
-    if on_mmagic(args):
-        arch += " (MMagic's)"
+    arch += study_host(args).label
     lines = [
         f'{args.study} study ({claim}); stacked digits, {arch}, '
         f'{args.iters} iterations on {args.device}, seeds '
@@ -460,37 +477,35 @@ def eps_curves(methods):
 @one_line_errors
 def main(argv=None):
     args = parse_args(argv)
+    host = study_host(args)
     runs = {(m, s): make_run(args, m, s)
             for m in args.methods for s in args.seeds}
-    if on_mmagic(args):
-        mmagic_study.set_job_environment(args)
+    host.prepare(args)
     run_all(list(runs.values()), jobs=args.jobs, device=args.device,
             threads=args.threads, log=lambda line: print(line, flush=True))
     results = summarise(args, runs)
-    env = environment(args, mmagic_study.versions(args.mmagic_python)
-                      if on_mmagic(args) else None)
+    env = environment(args, host.versions())
     _, accuracy = load_classifier()  # the metrics read through it
     env['digit_classifier'] = dict(cache_key=cache_key(),
                                    held_out_accuracy=accuracy)
     text = markdown(args, results, env)
     out = Path(args.work_dir)
-    host = '_mmagic' if on_mmagic(args) else ''
-    stem = f'results_{args.study}{host}'
+    stem = f'results_{args.study}{host.suffix}'
     (out / f'{stem}.md').write_text(text + '\n')
-    curves = {m: [run_evaluations(args, runs[m, s].path / 'train')
+    curves = {m: [host.evaluations(runs[m, s].path / 'train')
                   for s in args.seeds]
               for m in args.methods}
     data = dict(settings=recorded_settings(args), environment=env,
                 results=results, curves=curves)
     (out / f'{stem}.json').write_text(json.dumps(data, indent=1))
     if args.study in EPS_STUDIES:
-        figure = f'{args.study}{host}.png'
+        figure = f'{args.study}{host.suffix}.png'
         points = {name: [(EPS_OF[m], m) for m in methods]
                   for name, methods in eps_curves(results).items()}
         plot_against_eps(results, points, METRICS, out / figure,
                          extra={'asgan_gaussian': (1.0, 'Gaussian direction')})
     else:
-        figure = f'metrics_{args.study}{host}.png'
+        figure = f'metrics_{args.study}{host.suffix}.png'
         plot_curves(curves, METRICS, out / figure, log_scale=('fd', ))
     print(text)
     print(f'written: {out / stem}.md, .json, {out / figure}')

@@ -66,19 +66,6 @@ def config_lines(args, seed):
     return lines
 
 
-def set_job_environment(args):
-    """What the runs' processes need in their environment: mmengine's
-    ``deterministic`` calls ``torch.use_deterministic_algorithms``, which
-    on a GPU needs cuBLAS's workspace fixed (not yet run on a GPU)."""
-    if args.deterministic and args.device == 'cuda':
-        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
-
-
-def train_command(python, config, train_dir):
-    return [str(python), str(TRAIN), str(config), '--work-dir',
-            str(train_dir), '--resume']
-
-
 def evaluations(train_dir, metrics):
     """``[(iteration, {metric: value})]`` from a run's ``scalars.json``
     files (one per sitting; a later record of an iteration wins)."""
@@ -98,3 +85,42 @@ def versions(python):
     done = subprocess.run([str(python), '-c', VERSIONS], capture_output=True,
                           text=True, env=env, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class MMagicStudyHost:
+    """A study's runs on MMagic, in its own environment (``python``):
+    ``tools/mmagic/train.py --resume`` on ``configs/mmagic/stacked_digits/``
+    (the attributes of ``tools/benchmark_quality.py``'s
+    ``MMGenStudyHost``)."""
+
+    folder = ('mmagic', )  # runs in <work-dir>/mmagic/<arch>/...
+    suffix = '_mmagic'  # results_<study>_mmagic.md
+    label = " (MMagic's)"
+
+    def __init__(self, python, metrics):
+        self.python, self.metrics = python, metrics
+
+    def prepare(self, args):
+        """What the runs' processes need in their environment: mmengine's
+        ``deterministic`` calls ``torch.use_deterministic_algorithms``,
+        which on a GPU needs cuBLAS's workspace fixed (not yet run on a
+        GPU)."""
+        if args.deterministic and args.device == 'cuda':
+            os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+
+    def base_config(self, arch):
+        return base_config(arch)
+
+    def config_lines(self, args, seed):
+        return config_lines(args, seed)
+
+    def train_command(self, args, config, train_dir, seed):
+        # the seed is in the run's config: MMagic's command line has none
+        return [str(self.python), str(TRAIN), str(config), '--work-dir',
+                str(train_dir), '--resume']
+
+    def evaluations(self, train_dir):
+        return evaluations(train_dir, self.metrics)
+
+    def versions(self):
+        return versions(self.python)
