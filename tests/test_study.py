@@ -1,13 +1,17 @@
 """The study runner: steps skipped when done, runs side by side, timing."""
 import os
+import signal
+import subprocess
 import sys
+import time
 from types import SimpleNamespace
 
 import pytest
 import torch
 
 from mmgen_adv.errors import UserInputError
-from mmgen_adv.evidence.study import Run, Step, check_study_arguments, run_all
+from mmgen_adv.evidence.study import (Run, Step, check_study_arguments,
+                                      job_env, run_all)
 
 
 def touch_step(name, seconds=0.0):
@@ -116,6 +120,36 @@ def test_a_failed_sitting_counts_in_the_time(tmp_path):
     assert first >= 0.3
     run_all([run], log=lambda _: None)
     assert run.timing()['s'] >= first + 0.3
+
+
+def test_a_killed_sitting_counts_in_the_time(tmp_path):
+    """A study killed while a step runs (a session ending) has recorded
+    the step's time up to the last ``RECORD_INTERVAL``; the next sitting
+    adds to it."""
+    run_dir = tmp_path / 'r'
+    study = (
+        'import sys; from mmgen_adv.evidence import study; '
+        'study.RECORD_INTERVAL = 0.2; '
+        'step = study.Step("s", [sys.executable, "-c", '
+        '"import time; time.sleep(60)"], lambda run: False); '
+        f'study.run_all([study.Run("r", {str(run_dir)!r}, [step], '
+        'config_text="")])')
+    process = subprocess.Popen([sys.executable, '-c', study],
+                               env=job_env(1, 'cpu'),
+                               start_new_session=True)
+    try:
+        deadline = time.time() + 30
+        while (Run('r', run_dir, []).timing().get('s', 0) < 1.0
+               and time.time() < deadline):
+            time.sleep(0.1)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the study and its step
+        process.wait()
+    killed = Run('r', run_dir, []).timing()['s']
+    assert 1.0 <= killed < 60
+    run = Run('r', run_dir, [touch_step('s', seconds=0.3)], config_text='')
+    run_all([run], log=lambda _: None)
+    assert run.timing()['s'] >= killed + 0.3
 
 
 def test_device_cuda_without_a_gpu_is_refused(monkeypatch):

@@ -7,8 +7,9 @@ this project's tools) in its own folder. :func:`run_all` runs up to
 calling the study again after an interruption continues where it stopped
 (training steps pass ``--auto-resume``, so even a half-finished run
 continues from its newest checkpoint). Each step's wall-clock time is kept
-in ``timing.json`` in its run's folder (summed over sittings where a
-step failed and was run again).
+in ``timing.json`` in its run's folder, summed over sittings: it is
+written while the step runs (every ``RECORD_INTERVAL`` seconds), so a
+sitting that was killed or failed counts too.
 
 A run's numbers must not depend on how many runs share the machine: every
 run gets the same intra-op thread count (``--threads``, default 1), not a
@@ -36,6 +37,7 @@ from ..version import __version__
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 DEFAULT_THREADS = 1
+RECORD_INTERVAL = 60.0  # seconds of a running step that a kill may lose
 
 
 class Step:
@@ -70,7 +72,6 @@ class Run:
         return json.loads(file.read_text()) if file.is_file() else {}
 
     def _record(self, step, seconds):
-        # a step that failed and ran again counts both sittings
         timing = self.timing()
         timing[step] = timing.get(step, 0.0) + seconds
         (self.path / 'timing.json').write_text(json.dumps(timing, indent=1))
@@ -225,19 +226,26 @@ def _execute(run, env, log):
             continue
         command = step.command(run) if callable(step.command) else \
             step.command
-        start = time.time()
-        result = subprocess.run(command, env=env, capture_output=True,
-                                text=True)
+        start = recorded = time.time()
+        process = subprocess.Popen(command, env=env, text=True,
+                                   stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        while True:
+            try:
+                stdout, stderr = process.communicate(timeout=RECORD_INTERVAL)
+                break
+            except subprocess.TimeoutExpired:  # output is kept; wait again
+                now = time.time()
+                run._record(step.name, now - recorded)
+                recorded = now
+        run._record(step.name, time.time() - recorded)
         seconds = time.time() - start
-        (run.path / f'{step.name}.out').write_text(result.stdout +
-                                                   result.stderr)
-        run._record(step.name, seconds)
-        if result.returncode != 0 or not step.done(run):
+        (run.path / f'{step.name}.out').write_text(stdout + stderr)
+        if process.returncode != 0 or not step.done(run):
             raise RuntimeError(
                 f'{run.name}: step {step.name} failed (exit status '
-                f'{result.returncode}; output in '
-                f'{run.path / (step.name + ".out")}):\n'
-                f'{result.stderr[-2000:]}')
+                f'{process.returncode}; output in '
+                f'{run.path / (step.name + ".out")}):\n{stderr[-2000:]}')
         log(f'{run.name}: {step.name} done in {seconds:.0f} s')
 
 
