@@ -49,44 +49,6 @@ def check_python(python):
             'environment with ./setup.sh --host mmagic)')
 
 
-def config_lines(args, seed):
-    """What a run's config sets besides the base and the method: the seed,
-    the budget, the evaluations (and a checkpoint at each)."""
-    interval = args.iters // args.evals
-    lines = [
-        f'randomness = dict(seed={seed}, '
-        f'deterministic={bool(args.deterministic)})',
-        f'train_cfg = dict(max_iters={args.iters}, val_interval={interval})',
-        "val_evaluator = dict(metrics=[dict(type='StackedDigits', "
-        f"fake_nums={args.num_images}, sample_model='orig')])",
-        f'default_hooks = dict(checkpoint=dict(interval={interval}))',
-    ]
-    if args.deterministic:
-        lines.append('env_cfg = dict(cudnn_benchmark=False)')
-    return lines
-
-
-def evaluations(train_dir, metrics):
-    """``[(iteration, {metric: value})]`` from a run's ``scalars.json``
-    files (one per sitting; a later record of an iteration wins)."""
-    found = {}
-    for scalars in sorted(Path(train_dir).glob('*/vis_data/scalars.json')):
-        for line in scalars.read_text().splitlines():
-            record = json.loads(line)
-            if all(PREFIX + m in record for m in metrics):
-                found[record['step']] = {m: record[PREFIX + m]
-                                         for m in metrics}
-    return sorted(found.items())
-
-
-def versions(python):
-    """The versions of the MMagic environment the runs train in."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), CUDA_VISIBLE_DEVICES='')
-    done = subprocess.run([str(python), '-c', VERSIONS], capture_output=True,
-                          text=True, env=env, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 class MMagicStudyHost:
     """A study's runs on MMagic, in its own environment (``python``):
     ``tools/mmagic/train.py --resume`` on ``configs/mmagic/stacked_digits/``
@@ -112,7 +74,21 @@ class MMagicStudyHost:
         return base_config(arch)
 
     def config_lines(self, args, seed):
-        return config_lines(args, seed)
+        """What a run's config sets besides the base and the method: the
+        seed, the budget, the evaluations (and a checkpoint at each)."""
+        interval = args.iters // args.evals
+        lines = [
+            f'randomness = dict(seed={seed}, '
+            f'deterministic={bool(args.deterministic)})',
+            f'train_cfg = dict(max_iters={args.iters}, '
+            f'val_interval={interval})',
+            "val_evaluator = dict(metrics=[dict(type='StackedDigits', "
+            f"fake_nums={args.num_images}, sample_model='orig')])",
+            f'default_hooks = dict(checkpoint=dict(interval={interval}))',
+        ]
+        if args.deterministic:
+            lines.append('env_cfg = dict(cudnn_benchmark=False)')
+        return lines
 
     def train_command(self, args, config, train_dir, seed):
         # the seed is in the run's config: MMagic's command line has none
@@ -120,7 +96,22 @@ class MMagicStudyHost:
                 str(train_dir), '--resume']
 
     def evaluations(self, train_dir):
-        return evaluations(train_dir, self.metrics)
+        """``[(iteration, {metric: value})]`` from a run's ``scalars.json``
+        files (one per sitting; a later record of an iteration wins)."""
+        found = {}
+        sittings = Path(train_dir).glob('*/vis_data/scalars.json')
+        for scalars in sorted(sittings):
+            for line in scalars.read_text().splitlines():
+                record = json.loads(line)
+                if all(PREFIX + m in record for m in self.metrics):
+                    found[record['step']] = {m: record[PREFIX + m]
+                                             for m in self.metrics}
+        return sorted(found.items())
 
     def versions(self):
-        return versions(self.python)
+        """The versions of the MMagic environment the runs train in."""
+        env = dict(os.environ, PYTHONPATH=str(ROOT), CUDA_VISIBLE_DEVICES='')
+        done = subprocess.run([str(self.python), '-c', VERSIONS],
+                              capture_output=True, text=True, env=env,
+                              check=True)
+        return json.loads(done.stdout.strip().splitlines()[-1])
