@@ -4,6 +4,8 @@ import importlib.util
 import json
 import os
 import os.path as osp
+import subprocess
+import sys
 from pathlib import Path
 
 import mmcv
@@ -11,7 +13,7 @@ import pytest
 import torch
 from inception_standin import save_standin
 
-from conftest import ROOT, run_tool, write_config, write_digit_pngs
+from conftest import ROOT, run_tool, tool_env, write_config, write_digit_pngs
 
 IMPORTS = "custom_imports = dict(imports=['mmgen_adv'], " \
     'allow_failed_imports=False)\n'
@@ -282,10 +284,6 @@ def test_toolbox_tool_refuses_local_rank_dash():
             "sys.argv = ['train.py', 'c.py', '--local-rank=1']; "
             "runpy.run_path(osp.join(osp.dirname(mmgen.__file__), '.mim', "
             "'tools', 'train.py'), run_name='__main__')")
-    import subprocess
-    import sys
-
-    from conftest import tool_env
     result = subprocess.run([sys.executable, '-c', code], capture_output=True,
                             text=True, env=tool_env(), timeout=300)
     assert result.returncode == 2
@@ -360,6 +358,29 @@ def test_non_finite_loss_stops_training_and_keeps_checkpoints(
     assert 'non-finite loss at iteration 3' in log
 
 
+def test_a_launched_rank_ends_its_process_group(tmp_path, image_folder):
+    """tools/train.py as a launcher's rank (here of 1) destroys its gloo
+    group before it returns: one left to the interpreter's exit can abort a
+    rank (SIGABRT) after its training is done."""
+    config = dcgan_config(tmp_path, image_folder, 'total_iters = 1\n'
+                          'model = dict(generator=dict(base_channels=64))\n')
+    code = ('import sys, torch.distributed as dist\n'
+            'from train import main\n'
+            'main(sys.argv[1:])\n'
+            "print('group left behind:', dist.is_initialized())\n")
+    env = dict(tool_env(), RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
+               MASTER_ADDR='127.0.0.1', MASTER_PORT='29478')
+    env['PYTHONPATH'] = os.pathsep.join([str(ROOT / 'tools'),
+                                         env['PYTHONPATH']])
+    result = subprocess.run(
+        [sys.executable, '-c', code, config, '--launcher', 'pytorch',
+         '--work-dir', str(tmp_path / 'work'), '--no-validate'],
+        capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert osp.isfile(checkpoint(str(tmp_path / 'work')))
+    assert 'group left behind: False' in result.stdout, result.stdout[-2000:]
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='needs a CPU host')
 def test_toolbox_distributed_training_needs_the_cpu_fix(tmp_path,
                                                        image_folder):
@@ -390,10 +411,6 @@ model = build_model(cfg.model, train_cfg=cfg.train_cfg)
 train_model(model, data, cfg, distributed=True)
 print('trained')
 '''
-    import subprocess
-    import sys
-
-    from conftest import tool_env
     result = subprocess.run([sys.executable, '-c', code], capture_output=True,
                             text=True, env=tool_env(), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]

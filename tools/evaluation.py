@@ -37,7 +37,7 @@ from mmgen_adv.runs.cli import (add_launcher_args, finish_launcher_args,
                                 one_line_errors)
 from mmgen_adv.runs.config import load_config
 from mmgen_adv.runs.data_checks import check_dataset_paths
-from mmgen_adv.runs.dist import init_dist
+from mmgen_adv.runs.dist import init_dist, leave_process_group
 
 DISTRIBUTED_METRICS = ('FID', 'IS')
 
@@ -206,6 +206,7 @@ def main(argv=None):
         with open(out, 'w') as f:
             json.dump(results, f, indent=2)
         logger.info(f'Results written to {out}')
+    leave_process_group()
 
 
 if __name__ == '__main__':

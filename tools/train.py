@@ -38,7 +38,8 @@ from mmgen_adv.runs.config import (add_missing_runtime, check_fp16_needs_cuda,
                                    dump_flat_config, load_config)
 from mmgen_adv.runs.data_checks import (build_checked, check_dataset_paths,
                                         check_samples, generated_shape)
-from mmgen_adv.runs.dist import decided_by_rank0, init_dist
+from mmgen_adv.runs.dist import (decided_by_rank0, init_dist,
+                                 leave_process_group)
 from mmgen_adv.runs.environment import collect_env  # survives a crashing query
 from mmgen_adv.runs.run_log import start_run_log, write_log_file
 from mmgen_adv.runs.workdir import WorkDirLock, carry_out, plan_start
@@ -310,6 +311,8 @@ def main(argv=None):
     except TrainingStopped as err:
         logger.error(str(err))
         exit_with(err.exit_status, err)
+    finally:
+        leave_process_group()
 
 
 if __name__ == '__main__':

@@ -1,10 +1,10 @@
 """Starting distributed runs: NCCL on GPUs, gloo on CPU, chosen by the host."""
 import datetime
 import os
+import time
 
 import torch
 import torch.distributed as dist
-from mmcv.runner import init_dist as mmcv_init_dist
 
 from ..errors import UserInputError
 from .compat import enable_cpu_process_group
@@ -41,6 +41,9 @@ def init_dist(launcher, backend=None, timeout=None, **kwargs):
     if timeout is not None and launcher != 'slurm':
         kwargs['timeout'] = datetime.timedelta(seconds=timeout)
     if backend != 'gloo':
+        # mmcv 1.x's: imported here, as the MMagic host (mmcv 2.x) imports
+        # this module for leave_process_group
+        from mmcv.runner import init_dist as mmcv_init_dist
         mmcv_init_dist(launcher, backend=backend, **kwargs)
         return backend
     if launcher != 'pytorch':
@@ -54,6 +57,23 @@ def init_dist(launcher, backend=None, timeout=None, **kwargs):
         **kwargs)
     enable_cpu_process_group()
     return backend
+
+
+def leave_process_group():
+    """End the default process group, if one was started, once every rank
+    has come here.
+
+    Each tool calls this when its work is done: a gloo group left to the
+    interpreter's exit can abort a rank (SIGABRT, "terminate called without
+    an active exception") while its worker threads still free tensors.
+    Destroying the group joins those threads, which may need the GIL to
+    free the last collective's tensors: so the GIL is let go a moment first.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    dist.barrier()
+    time.sleep(0.2)
+    dist.destroy_process_group()
 
 
 def decided_by_rank0(decide):

@@ -3,9 +3,10 @@ launched by dist_train.sh has (for mmengine's DDP wrappers). Models built
 inside it differ: MMagic's SNGAN generator then turns its BatchNorms into
 SyncBatchNorm (``auto_sync_bn``)."""
 import contextlib
-import time
 
 import torch.distributed as dist
+
+from mmgen_adv.runs.dist import leave_process_group
 
 
 @contextlib.contextmanager
@@ -15,10 +16,6 @@ def one_rank_group(tmp_path):
     try:
         yield
     finally:
-        # gloo's worker threads free each finished allreduce, and that frees
-        # Python state, taking the GIL; destroying the group joins those
-        # threads while this thread holds the GIL (a deadlock seen in the
-        # full MMagic tier). Let the queue drain, then release the GIL.
-        dist.barrier()
-        time.sleep(0.2)
-        dist.destroy_process_group()
+        # as the tools end theirs (a bare destroy deadlocked once in the
+        # full MMagic tier: see leave_process_group)
+        leave_process_group()

@@ -2,6 +2,7 @@
 trains through tools/mmagic/train.py (alone and as a 2-rank gloo group),
 a resumed run continues exactly, bad input is refused before anything is
 written."""
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,26 @@ def test_two_rank_gloo_launch(image_folder, tmp_path):
                         PATH='/usr/bin:/bin'))
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / 'iter_2.pth').exists()
+
+
+def test_a_launched_rank_ends_its_process_group(image_folder, tmp_path):
+    """tools/mmagic/train.py as a launcher's rank (here of 1) destroys its
+    gloo group before it returns: one left to the interpreter's exit can
+    abort a rank (SIGABRT) after its training is done."""
+    code = ('import sys, torch.distributed as dist\n'
+            "sys.path.insert(0, 'tools/mmagic')\n"
+            'from train import main\n'
+            'status = main(sys.argv[1:])\n'
+            "print('group left behind:', dist.is_initialized())\n"
+            'sys.exit(status)\n')
+    env = dict(os.environ, RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
+               MASTER_ADDR='127.0.0.1', MASTER_PORT='29533')
+    done = run([sys.executable, '-c', code, DCGAN, '--launcher', 'pytorch',
+                '--work-dir', str(tmp_path)] + small_run(image_folder, 2),
+               env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / 'iter_2.pth').exists()
+    assert 'group left behind: False' in done.stdout, done.stdout[-2000:]
 
 
 def test_bad_adv_cfg_is_refused_before_anything_is_written(tmp_path):

@@ -32,6 +32,7 @@ from mmgen_adv.mmagic.cli import (add_runner_args, load_runner_config,
 from mmgen_adv.mmagic.evaluation import (check_checkpoint_fits,
                                          check_inception_files,
                                          check_test_loop)
+from mmgen_adv.runs.dist import leave_process_group
 
 # what mmengine.dump infers a format from
 OUT_SUFFIXES = ('.json', '.yaml', '.yml', '.pkl', '.pickle')
@@ -84,6 +85,7 @@ def main(argv=None):
     if args.out:
         runner.register_hook(SaveMetricsHook(args.out), 'LOWEST')
     runner.test()
+    leave_process_group()
     return 0
 
 

@@ -20,6 +20,7 @@ from mmgen_adv.errors import EXIT_INPUT_ERROR, UserInputError
 from mmgen_adv.methods.regularizers import unbound_regularizer
 from mmgen_adv.mmagic.cli import (add_runner_args, load_runner_config,
                                   parse_runner_args)
+from mmgen_adv.runs.dist import leave_process_group
 
 
 def parse_args(argv=None):
@@ -75,6 +76,7 @@ def main(argv=None):
         print(f'error: {err}', file=sys.stderr)
         return EXIT_INPUT_ERROR
     runner.train()
+    leave_process_group()
     return 0
 
 
