@@ -307,12 +307,13 @@ def main(argv=None):
             meta=meta)
     except TrainingInterrupted as err:
         logger.info(str(err))
+        leave_process_group()  # every rank stopped after the same iteration
         exit_with(err.exit_status, err, prefix='stopped')
     except TrainingStopped as err:
+        # the group is left to the exit: another rank may be in a collective
         logger.error(str(err))
         exit_with(err.exit_status, err)
-    finally:
-        leave_process_group()
+    leave_process_group()
 
 
 if __name__ == '__main__':
