@@ -152,6 +152,29 @@ def test_a_killed_sitting_counts_in_the_time(tmp_path):
     assert run.timing()['s'] >= killed + 0.3
 
 
+def test_the_time_is_never_read_half_written(tmp_path):
+    """The study records a running step's time while others (the test
+    above, a second study sitting) read it: a reader must always meet a
+    whole file, never a truncated one."""
+    writer = subprocess.Popen([
+        sys.executable, '-c',
+        'from mmgen_adv.evidence.study import Run; '
+        f'run = Run("r", {str(tmp_path)!r}, []); '
+        '[run._record("s", 0.001) for _ in range(500)]'
+    ], env=job_env(1, 'cpu'))
+    run, reads = Run('r', tmp_path, []), 0
+    try:
+        while writer.poll() is None:
+            run.timing()  # raised JSONDecodeError on a half-written file
+            reads += 1
+    finally:
+        writer.kill()
+        writer.wait()
+    assert writer.returncode == 0 and reads > 0
+    assert run.timing()['s'] == pytest.approx(0.5)
+    assert [p.name for p in tmp_path.iterdir()] == ['timing.json']
+
+
 def test_device_cuda_without_a_gpu_is_refused(monkeypatch):
     """Otherwise every run of a GPU study would train on the CPU, at the
     GPU's 20k-iteration budget, without a word."""

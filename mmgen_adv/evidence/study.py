@@ -33,6 +33,7 @@ import numpy
 import torch
 
 from ..errors import UserInputError
+from ..runs.checkpoints import commit, temporary_name
 from ..version import __version__
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
@@ -74,7 +75,10 @@ class Run:
     def _record(self, step, seconds):
         timing = self.timing()
         timing[step] = timing.get(step, 0.0) + seconds
-        (self.path / 'timing.json').write_text(json.dumps(timing, indent=1))
+        # renamed into place: a reader (or a kill) never meets half a file
+        temporary = temporary_name(str(self.path / 'timing.json'))
+        Path(temporary).write_text(json.dumps(timing, indent=1))
+        commit(temporary, str(self.path / 'timing.json'))
 
     def prepare(self):
         """Write the run's config; refuse a folder holding another one."""
