@@ -71,11 +71,15 @@ def plot_against_eps(results, points, metrics, path, extra=None):
     model as a band, and ``extra`` methods (``{method: (x, label)}``) as
     single points; mean +- std over seeds from ``results``."""
     fig, axes = _row(len(metrics))
+    ticks = sorted({eps for curve in points.values() for eps, _ in curve}
+                   | {x for x, _ in (extra or {}).values()})
     for ax, (metric, (label, higher, _)) in zip(axes, metrics.items()):
-        for name, curve in points.items():
+        for index, (name, curve) in enumerate(points.items()):
             means, stds = zip(*[results[m][metric]['mean_std']
                                 for _, m in curve])
-            ax.errorbar([eps for eps, _ in curve], means, yerr=stds,
+            # curves at the same eps side by side, so their bars both show
+            dodge = 1.06**index
+            ax.errorbar([eps * dodge for eps, _ in curve], means, yerr=stds,
                         marker='o', capsize=3, label=name)
         mean, std = results['base'][metric]['mean_std']
         ax.axhline(mean, color='gray', label='base')
@@ -83,10 +87,14 @@ def plot_against_eps(results, points, metrics, path, extra=None):
         for method, (x, name) in (extra or {}).items():
             if method in results:
                 m, s = results[method][metric]['mean_std']
-                ax.errorbar([x], [m], yerr=[s], marker='s', capsize=3,
-                            color='tab:red', label=name)
+                ax.errorbar([x * 1.06**len(points)], [m], yerr=[s],
+                            marker='s', capsize=3, color='tab:red',
+                            label=name)
         _title(ax, label, higher)
         ax.set_xscale('symlog', linthresh=0.5)
+        ax.set_xticks(ticks, [f'{eps:g}' for eps in ticks])
+        ax.minorticks_off()
+        ax.margins(x=0.08)
         ax.set_xlabel('eps (gray levels)')
     _finish(fig, axes, path)
 
