@@ -1,11 +1,13 @@
 """Every shipped config loads, builds and trains a few iterations through
 tools/train.py, with its data swapped for a tiny generated dataset."""
 import json
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
+from mmgen_adv.methods.regularizers import unbound_regularizer
 from mmgen_adv.runs.config import load_config
 
 from conftest import DEVICES, ROOT, run_tool, write_config
@@ -112,6 +114,29 @@ def test_config_trains_on_generated_data(config, device, tmp_path,
         text = next(work_dir.glob('*.log')).read_text()
         assert all(key in text for key in logged)
     assert 'loss_disc_fake_g' in records[-1]  # the generator was updated
+
+
+@pytest.mark.parametrize('config, attack, step', [
+    ('configs/asgan/dcgan_cifar10.py', 'ASGAN', None),
+    ('configs/dat/sngan_cifar10.py', 'DAT', 'sign'),
+])
+def test_the_eps_guide_override_gives_its_setting(config, attack, step,
+                                                  tmp_path):
+    """docs/tuning_eps.md tells a user which line to add to a shipped
+    config: it must give eps 4 and, for DAT, the paper's sign step (the
+    shipped official variant's clamp never binds on the studies' data)."""
+    guide = (ROOT / 'docs/tuning_eps.md').read_text()
+    family = config.split('/')[1]
+    override = re.search(rf'inherits (?:one of )?`configs/{family}/`, '
+                         r'(?:override )?with `([^`]+)`', guide).group(1)
+    path = write_config(tmp_path / 'tuned.py',
+                        f'_base_ = [{str(ROOT / config)!r}]\n{override}\n')
+    adv_cfg = load_config(path).model.adv_cfg
+    assert adv_cfg.type == attack  # the shipped keys are kept
+    regularizer = unbound_regularizer(adv_cfg)
+    assert regularizer.eps == 4.0
+    if step is not None:
+        assert regularizer.step_rule.name == step
 
 
 def test_dat_dist_train_two_ranks(tmp_path, class_folder, image_folder):
