@@ -65,6 +65,10 @@ def plot_curves(curves, metrics, path, log_scale=(), styles=None,
     _finish(fig, axes, path, legend)
 
 
+# curves at the same eps drawn this factor apart, so every bar shows
+EPS_DODGE = 1.06
+
+
 def plot_against_eps(results, points, metrics, path, extra=None):
     """Final metrics against eps (AS-GAN's Fig. 3): one curve per
     regularizer (``points``: ``{label: [(eps, method), ...]}``), the base
@@ -77,9 +81,8 @@ def plot_against_eps(results, points, metrics, path, extra=None):
         for index, (name, curve) in enumerate(points.items()):
             means, stds = zip(*[results[m][metric]['mean_std']
                                 for _, m in curve])
-            # curves at the same eps side by side, so their bars both show
-            dodge = 1.06**index
-            ax.errorbar([eps * dodge for eps, _ in curve], means, yerr=stds,
+            ax.errorbar([eps * EPS_DODGE**index for eps, _ in curve], means,
+                        yerr=stds,
                         marker='o', capsize=3, label=name)
         mean, std = results['base'][metric]['mean_std']
         ax.axhline(mean, color='gray', label='base')
@@ -87,7 +90,7 @@ def plot_against_eps(results, points, metrics, path, extra=None):
         for method, (x, name) in (extra or {}).items():
             if method in results:
                 m, s = results[method][metric]['mean_std']
-                ax.errorbar([x * 1.06**len(points)], [m], yerr=[s],
+                ax.errorbar([x * EPS_DODGE**len(points)], [m], yerr=[s],
                             marker='s', capsize=3, color='tab:red',
                             label=name)
         _title(ax, label, higher)

@@ -76,9 +76,10 @@ class Run:
         timing = self.timing()
         timing[step] = timing.get(step, 0.0) + seconds
         # renamed into place: a reader (or a kill) never meets half a file
-        temporary = temporary_name(str(self.path / 'timing.json'))
+        file = str(self.path / 'timing.json')
+        temporary = temporary_name(file)
         Path(temporary).write_text(json.dumps(timing, indent=1))
-        commit(temporary, str(self.path / 'timing.json'))
+        commit(temporary, file)
 
     def prepare(self):
         """Write the run's config; refuse a folder holding another one."""
