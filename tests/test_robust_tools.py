@@ -183,6 +183,8 @@ def test_benchmark_robust_quick_compares_over_seeds(tmp_path):
                       '--work-dir', tmp_path)
     assert 'Rob-GAN vs madry_updates: eps 0 ' in result.stdout
     data = json.loads((tmp_path / 'results_robust.json').read_text())
+    env = data['environment']
+    assert env['trained_at'] == [env['commit']]  # trained here, just now
     results = data['results']
     assert results['eps_grid'] == [0, 4] and results['seeds'] == [0, 1]
     # per seed, the table's values are robust_eval's

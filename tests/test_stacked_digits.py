@@ -184,6 +184,7 @@ def test_benchmark_quick_runs_end_to_end(tmp_path):
     assert env['threads_per_run'] == 1 and env['deterministic'] is True
     assert env['versions']['torch'] == torch.__version__
     assert env['versions']['mmgen'] == '0.7.3' and env['commit']
+    assert env['trained_at'] == [env['commit']]  # trained here, just now
     assert 'thread(s) per run, deterministic True' in result.stdout
     # ... and nothing of where this machine kept the runs
     assert 'work_dir' not in data['settings']

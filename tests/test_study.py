@@ -10,8 +10,10 @@ import pytest
 import torch
 
 from mmgen_adv.errors import UserInputError
+from mmgen_adv.evidence import study
 from mmgen_adv.evidence.study import (Run, Step, check_study_arguments,
-                                      job_env, run_all)
+                                      environment, environment_line, job_env,
+                                      run_all)
 
 
 def touch_step(name, seconds=0.0):
@@ -38,6 +40,43 @@ def test_steps_run_in_order_once_and_are_timed(tmp_path):
     logged.clear()
     run_all([run], log=logged.append)
     assert logged == ['a: reusing finished run']
+
+
+def test_a_report_names_the_commits_its_runs_trained_at(tmp_path,
+                                                        monkeypatch):
+    """Runs are reused across studies and commits: every sitting that
+    trains a run keeps its commit, and a report written at another commit
+    says which ones its runs trained at."""
+    run = Run('r', tmp_path / 'r', [touch_step('one'), touch_step('two')],
+              config_text='')
+    monkeypatch.setattr(study, 'current_commit', lambda: 'aaa')
+    run_all([run], log=lambda _: None)
+    assert run.commits() == ['aaa']
+    (run.path / 'two.done').unlink()  # interrupted; continued at 'bbb'
+    monkeypatch.setattr(study, 'current_commit', lambda: 'bbb')
+    run_all([run], log=lambda _: None)
+    (run.path / 'two.done').unlink()  # and once more at 'bbb'
+    run_all([run], log=lambda _: None)
+    run_all([run], log=lambda _: None)  # finished: reused, not a sitting
+    assert run.commits() == ['aaa', 'bbb']
+    # a run trained before commits were kept, continued at 'bbb'
+    old = Run('old', tmp_path / 'old', [touch_step('one')], config_text='')
+    old.path.mkdir()
+    (old.path / 'timing.json').write_text('{"one": 1.0}')
+    run_all([old], log=lambda _: None)
+    assert old.commits() == ['not recorded', 'bbb']
+
+    args = SimpleNamespace(device='cpu', threads=1, deterministic=True)
+    env = environment(args, runs=[run, old])
+    assert env['commit'] == 'bbb'
+    assert env['trained_at'] == ['aaa', 'bbb', 'not recorded']
+    assert environment_line(env).endswith(
+        'commit bbb (runs trained at aaa, bbb, not recorded)')
+    fresh = Run('f', tmp_path / 'f', [touch_step('one')], config_text='')
+    run_all([fresh], log=lambda _: None)
+    env = environment(args, runs=[fresh])
+    assert env['trained_at'] == ['bbb']
+    assert environment_line(env).endswith('commit bbb')
 
 
 def test_jobs_run_side_by_side(tmp_path):

@@ -42,8 +42,9 @@ final evaluation of every run is compared with the base model's on the same
 seed, and SSGAN + DAT's also with SSGAN's (paired: mean difference, 95%
 t-interval, exact sign test). Writes
 ``results_<study>.md`` / ``.json`` (with the versions, device, threads and
-commit that produced them) and ``metrics_<study>.png`` (``<study>.png``,
-metrics against eps, for the eps studies) to the work dir.
+commit that produced them, and the commits the runs trained at) and
+``metrics_<study>.png`` (``<study>.png``, metrics against eps, for the eps
+studies) to the work dir.
 
 ``--host mmagic`` trains the same study on MMagic's DCGAN instead
 (``tools/mmagic/train.py --resume`` in the MMagic environment, given by
@@ -485,7 +486,7 @@ def main(argv=None):
     run_all(list(runs.values()), jobs=args.jobs, device=args.device,
             threads=args.threads, log=lambda line: print(line, flush=True))
     results = summarise(args, runs)
-    env = environment(args, host.versions())
+    env = environment(args, host.versions(), list(runs.values()))
     _, accuracy = load_classifier()  # the metrics read through it
     env['digit_classifier'] = dict(cache_key=cache_key(),
                                    held_out_accuracy=accuracy)

@@ -9,7 +9,10 @@ calling the study again after an interruption continues where it stopped
 continues from its newest checkpoint). Each step's wall-clock time is kept
 in ``timing.json`` in its run's folder, summed over sittings: it is
 written while the step runs (every ``RECORD_INTERVAL`` seconds), so a
-sitting that was killed or failed counts too.
+sitting that was killed or failed counts too. The commit of every sitting
+that trained a run is kept in its ``commits.json``: runs are reused across
+studies and commits, so the commit a report is written at need not be the
+one its runs trained at.
 
 A run's numbers must not depend on how many runs share the machine: every
 run gets the same intra-op thread count (``--threads``, default 1), not a
@@ -67,19 +70,40 @@ class Run:
     def config(self):
         return self.path / 'config.py'
 
+    def _read(self, name, empty):
+        file = self.path / name
+        return json.loads(file.read_text()) if file.is_file() else empty
+
+    def _write(self, name, data):
+        # renamed into place: a reader (or a kill) never meets half a file
+        self.path.mkdir(parents=True, exist_ok=True)
+        file = str(self.path / name)
+        temporary = temporary_name(file)
+        Path(temporary).write_text(json.dumps(data, indent=1))
+        commit(temporary, file)
+
     def timing(self):
         """``{step: seconds}`` of the steps run so far."""
-        file = self.path / 'timing.json'
-        return json.loads(file.read_text()) if file.is_file() else {}
+        return self._read('timing.json', {})
 
     def _record(self, step, seconds):
         timing = self.timing()
         timing[step] = timing.get(step, 0.0) + seconds
-        # renamed into place: a reader (or a kill) never meets half a file
-        file = str(self.path / 'timing.json')
-        temporary = temporary_name(file)
-        Path(temporary).write_text(json.dumps(timing, indent=1))
-        commit(temporary, file)
+        self._write('timing.json', timing)
+
+    def commits(self):
+        """The commits its sittings ran at, in order (a repeat only where
+        another commit came between); ``[]`` for a run from before they
+        were recorded."""
+        return self._read('commits.json', [])
+
+    def _note_sitting(self, revision):
+        # a run begun before commits were kept: its earlier sittings' is
+        # not known
+        commits = self.commits() or (['not recorded'] if self.timing()
+                                     else [])
+        if commits[-1:] != [revision]:
+            self._write('commits.json', commits + [revision])
 
     def prepare(self):
         """Write the run's config; refuse a folder holding another one."""
@@ -171,14 +195,32 @@ def _cpu_name():
     return platform.processor() or platform.machine()
 
 
-def environment(args, versions=None):
+def current_commit():
+    """This checkout's commit, marked where tracked files differ from it."""
+    revision = _git('rev-parse', 'HEAD')
+    if revision and _git('status', '--porcelain', '--untracked-files=no'):
+        revision += ' (with uncommitted changes)'
+    return revision or 'unknown'
+
+
+def training_commits(runs):
+    """The distinct commits ``runs`` trained at, in the order met;
+    ``'not recorded'`` stands for runs trained before commits were kept."""
+    seen = []
+    for run in runs:
+        for revision in run.commits() or ['not recorded']:
+            if revision not in seen:
+                seen.append(revision)
+    return seen
+
+
+def environment(args, versions=None, runs=None):
     """What determines a study's numbers besides its settings: versions,
     device and CPU, threads per run, deterministic mode, the commit.
     ``versions`` are those of the environment the runs train in where that
-    is not this one (the MMagic host's); by default, this one's."""
-    commit = _git('rev-parse', 'HEAD')
-    if commit and _git('status', '--porcelain', '--untracked-files=no'):
-        commit += ' (with uncommitted changes)'
+    is not this one (the MMagic host's); by default, this one's.
+    ``runs`` (the study's :class:`Run`\\ s) add ``trained_at``: the commits
+    they trained at (:func:`training_commits`)."""
     if versions is None:
         import mmcv  # here: the rest of a study needs no toolbox
         import mmgen
@@ -189,9 +231,12 @@ def environment(args, versions=None):
     device = args.device
     if device == 'cuda':
         device += f' ({torch.cuda.get_device_name(0)})'
-    return dict(versions=versions, device=device, cpu=_cpu_name(),
-                threads_per_run=args.threads,
-                deterministic=args.deterministic, commit=commit or 'unknown')
+    env = dict(versions=versions, device=device, cpu=_cpu_name(),
+               threads_per_run=args.threads,
+               deterministic=args.deterministic, commit=current_commit())
+    if runs is not None:
+        env['trained_at'] = training_commits(runs)
+    return env
 
 
 # where this machine keeps things: not part of what a study is
@@ -208,9 +253,13 @@ def recorded_settings(args):
 def environment_line(env):
     """:func:`environment` in one line of text."""
     versions = ', '.join(f'{k} {v}' for k, v in env['versions'].items())
-    return (f"{env['device']} ({env['cpu']}), {env['threads_per_run']} "
+    line = (f"{env['device']} ({env['cpu']}), {env['threads_per_run']} "
             f"thread(s) per run, deterministic {env['deterministic']}; "
             f"{versions}; commit {env['commit']}")
+    trained_at = env.get('trained_at', [env['commit']])
+    if trained_at != [env['commit']]:
+        line += f" (runs trained at {', '.join(trained_at)})"
+    return line
 
 
 def job_env(threads, device):
@@ -266,6 +315,9 @@ def run_all(runs, jobs=1, device='cpu', threads=DEFAULT_THREADS, log=print):
     for run in runs:
         if run not in pending:
             log(f'{run.name}: reusing finished run')
+    revision = current_commit()
+    for run in pending:
+        run._note_sitting(revision)
     env = job_env(threads, device)
     start = time.time()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
