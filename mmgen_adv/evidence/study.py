@@ -98,8 +98,8 @@ class Run:
         return self._read('commits.json', [])
 
     def _note_sitting(self, revision):
-        # a run begun before commits were kept: its earlier sittings' is
-        # not known
+        # a run begun before commits were kept: the commit of its earlier
+        # sittings is not known
         commits = self.commits() or (['not recorded'] if self.timing()
                                      else [])
         if commits[-1:] != [revision]:
