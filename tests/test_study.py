@@ -142,6 +142,28 @@ def test_a_folder_holding_other_settings_is_refused(tmp_path):
         Run('r', tmp_path / 'r', [], config_text='a = 2\n').prepare()
 
 
+def test_the_same_settings_from_another_checkout_are_the_same_run(
+        tmp_path):
+    """A run's config names its base by the checkout's path: a run folder
+    is continued from a checkout elsewhere (then trains from that one's
+    configs), and still refused for other settings."""
+    text = ("# trained on cpu with 1 intra-op thread(s)\n"
+            "_base_ = ['{}/configs/stacked_digits/dcgan.py']\n"
+            "total_iters = 40\n")
+    Run('r', tmp_path / 'r', [], config_text=text.format('/a/co')).prepare()
+    moved = Run('r', tmp_path / 'r', [],
+                config_text=text.format('/b/configs/elsewhere'))
+    moved.prepare()
+    assert moved.config.read_text() == text.format('/b/configs/elsewhere')
+    for other in (text.replace('dcgan', 'sngan'),
+                  text.replace('40', '80'),
+                  text.replace('1 intra-op', '2 intra-op')):
+        with pytest.raises(UserInputError, match='holds a run with other '
+                           'settings'):
+            Run('r', tmp_path / 'r', [],
+                config_text=other.format('/a/co')).prepare()
+
+
 def test_a_failed_sitting_counts_in_the_time(tmp_path):
     """A step that failed, then succeeded, is timed over both sittings."""
     flag = tmp_path / 'fail_once'

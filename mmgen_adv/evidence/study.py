@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -106,16 +107,26 @@ class Run:
             self._write('commits.json', commits + [revision])
 
     def prepare(self):
-        """Write the run's config; refuse a folder holding another one."""
+        """Write the run's config; refuse a folder holding another one.
+        The same settings from another checkout are the same run (its
+        ``_base_`` names the base config by this checkout's path)."""
         if self.config_text is None:
             return
         self.path.mkdir(parents=True, exist_ok=True)
         if self.config.is_file() and \
-                self.config.read_text() != self.config_text:
+                _placeless(self.config.read_text()) != \
+                _placeless(self.config_text):
             raise UserInputError(
                 f'{self.path} holds a run with other settings (its '
                 'config.py differs); use another --work-dir, or delete it')
         self.config.write_text(self.config_text)
+
+
+def _placeless(config_text):
+    """``config_text`` with the checkout's location cut from its
+    ``_base_`` (the commits a run trained at are kept apart)."""
+    return re.sub(r"^(_base_ = \[')[^']*/(configs/)", r'\1\2', config_text,
+                  flags=re.MULTILINE)
 
 
 def add_study_arguments(parser, work_dir):
