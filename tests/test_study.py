@@ -67,15 +67,17 @@ def test_a_report_names_the_commits_its_runs_trained_at(tmp_path,
     assert old.commits() == ['not recorded', 'bbb']
 
     args = SimpleNamespace(device='cpu', threads=1, deterministic=True)
-    env = environment(args, runs=[run, old])
+    env = environment(args, [run, old])
     assert env['commit'] == 'bbb'
     assert env['trained_at'] == ['aaa', 'bbb', 'not recorded']
     assert environment_line(env).endswith(
         'commit bbb (runs trained at aaa, bbb, not recorded)')
     fresh = Run('f', tmp_path / 'f', [touch_step('one')], config_text='')
     run_all([fresh], log=lambda _: None)
-    env = environment(args, runs=[fresh])
+    env = environment(args, [fresh])
     assert env['trained_at'] == ['bbb']
+    assert environment_line(env).endswith('commit bbb')
+    del env['trained_at']  # a results file from before it was kept
     assert environment_line(env).endswith('commit bbb')
 
 

@@ -486,7 +486,7 @@ def main(argv=None):
     run_all(list(runs.values()), jobs=args.jobs, device=args.device,
             threads=args.threads, log=lambda line: print(line, flush=True))
     results = summarise(args, runs)
-    env = environment(args, host.versions(), list(runs.values()))
+    env = environment(args, list(runs.values()), host.versions())
     _, accuracy = load_classifier()  # the metrics read through it
     env['digit_classifier'] = dict(cache_key=cache_key(),
                                    held_out_accuracy=accuracy)

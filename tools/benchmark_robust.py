@@ -210,7 +210,7 @@ def main(argv=None):
     run_all(list(runs.values()), jobs=args.jobs, device=args.device,
             threads=args.threads, log=lambda line: print(line, flush=True))
     results = summarise(args, runs)
-    env = environment(args, runs=list(runs.values()))
+    env = environment(args, list(runs.values()))
     text = markdown(args, results, env)
     out = Path(args.work_dir)
     (out / 'results_robust.md').write_text(text + '\n')

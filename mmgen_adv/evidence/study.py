@@ -43,6 +43,8 @@ from ..version import __version__
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 DEFAULT_THREADS = 1
 RECORD_INTERVAL = 60.0  # seconds of a running step that a kill may lose
+# the commit of a sitting from before commits.json was kept
+NOT_RECORDED = 'not recorded'
 
 
 class Step:
@@ -101,7 +103,7 @@ class Run:
     def _note_sitting(self, revision):
         # a run begun before commits were kept: the commit of its earlier
         # sittings is not known
-        commits = self.commits() or (['not recorded'] if self.timing()
+        commits = self.commits() or ([NOT_RECORDED] if self.timing()
                                      else [])
         if commits[-1:] != [revision]:
             self._write('commits.json', commits + [revision])
@@ -215,23 +217,23 @@ def current_commit():
 
 
 def training_commits(runs):
-    """The distinct commits ``runs`` trained at, in the order met;
-    ``'not recorded'`` stands for runs trained before commits were kept."""
+    """The distinct commits ``runs`` trained at, in the order met
+    (:data:`NOT_RECORDED` for runs trained before commits were kept)."""
     seen = []
     for run in runs:
-        for revision in run.commits() or ['not recorded']:
+        for revision in run.commits() or [NOT_RECORDED]:
             if revision not in seen:
                 seen.append(revision)
     return seen
 
 
-def environment(args, versions=None, runs=None):
-    """What determines a study's numbers besides its settings: versions,
-    device and CPU, threads per run, deterministic mode, the commit.
-    ``versions`` are those of the environment the runs train in where that
-    is not this one (the MMagic host's); by default, this one's.
-    ``runs`` (the study's :class:`Run`\\ s) add ``trained_at``: the commits
-    they trained at (:func:`training_commits`)."""
+def environment(args, runs, versions=None):
+    """What determines the numbers of a study's ``runs`` besides its
+    settings: versions, device and CPU, threads per run, deterministic mode,
+    the commit of this report and those the runs trained at
+    (:func:`training_commits`). ``versions`` are those of the environment
+    the runs train in where that is not this one (the MMagic host's); by
+    default, this one's."""
     if versions is None:
         import mmcv  # here: the rest of a study needs no toolbox
         import mmgen
@@ -242,12 +244,10 @@ def environment(args, versions=None, runs=None):
     device = args.device
     if device == 'cuda':
         device += f' ({torch.cuda.get_device_name(0)})'
-    env = dict(versions=versions, device=device, cpu=_cpu_name(),
-               threads_per_run=args.threads,
-               deterministic=args.deterministic, commit=current_commit())
-    if runs is not None:
-        env['trained_at'] = training_commits(runs)
-    return env
+    return dict(versions=versions, device=device, cpu=_cpu_name(),
+                threads_per_run=args.threads,
+                deterministic=args.deterministic, commit=current_commit(),
+                trained_at=training_commits(runs))
 
 
 # where this machine keeps things: not part of what a study is
@@ -262,7 +262,8 @@ def recorded_settings(args):
 
 
 def environment_line(env):
-    """:func:`environment` in one line of text."""
+    """:func:`environment` in one line of text (results files from before
+    ``trained_at`` was kept have none)."""
     versions = ', '.join(f'{k} {v}' for k, v in env['versions'].items())
     line = (f"{env['device']} ({env['cpu']}), {env['threads_per_run']} "
             f"thread(s) per run, deterministic {env['deterministic']}; "
